@@ -1,0 +1,2 @@
+//! cache-memory (under construction).
+#![forbid(unsafe_code)]

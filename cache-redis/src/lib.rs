@@ -1,0 +1,2 @@
+//! cache-redis (under construction in a later issue).
+#![forbid(unsafe_code)]

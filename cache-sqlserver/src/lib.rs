@@ -1,0 +1,2 @@
+//! cache-sqlserver (under construction in a later issue).
+#![forbid(unsafe_code)]

@@ -1,0 +1,1 @@
+//! Starts a private `redis-server` for tests (written by the Redis issue).

@@ -1,0 +1,2 @@
+//! session-actix (under construction in a later issue).
+#![forbid(unsafe_code)]
