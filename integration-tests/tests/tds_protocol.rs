@@ -29,6 +29,7 @@ const OP_TIMEOUT: Duration = Duration::from_secs(60);
 /// * `UPDATE_SELECT`: 1 row affected plus a one-row result set;
 /// * `FAIL`: error 2627;
 /// * `BAD_ROW`: a row whose value does not match its column type;
+/// * `BIG`: one 10 000-byte varbinary value of 0xAB;
 /// * anything else: error 208.
 ///
 /// It records the parameters of the last call.
@@ -105,6 +106,16 @@ impl SqlEngine for TestEngine {
                     message: "Violation of PRIMARY KEY constraint 'PK_Cache'.".into(),
                 });
             }
+            "BIG" => Outcome {
+                result_sets: vec![ResultSet {
+                    columns: vec![column("big", SqlType::VarBinaryMax)],
+                    rows: vec![vec![SqlValue::VarBinary(Some(Bytes::from(vec![
+                        0xAB;
+                        10_000
+                    ])))]],
+                }],
+                rows_affected: None,
+            },
             "BAD_ROW" => Outcome {
                 result_sets: vec![ResultSet {
                     columns: vec![column("n", SqlType::Int)],
@@ -611,4 +622,101 @@ async fn drop_stops_the_server() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+fn utf16(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+/// One client packet holding a whole message.
+fn packet(ty: u8, payload: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(payload.len() + 8).unwrap();
+    let mut out = vec![ty, 0x01];
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&[0, 0, 1, 0]);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Reads one server message; returns its payload and the length of every packet.
+async fn read_response(raw: &mut TcpStream) -> (Vec<u8>, Vec<usize>) {
+    let mut payload = Vec::new();
+    let mut sizes = Vec::new();
+    loop {
+        let mut header = [0u8; 8];
+        raw.read_exact(&mut header).await.unwrap();
+        assert_eq!(header[0], 0x04, "tabular result");
+        let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
+        sizes.push(len);
+        let start = payload.len();
+        payload.resize(start + len - 8, 0);
+        raw.read_exact(&mut payload[start..]).await.unwrap();
+        if header[1] & 0x01 != 0 {
+            return (payload, sizes);
+        }
+    }
+}
+
+/// A LOGIN7 asking for `packet_size`, with only user, password and database set.
+fn login7(packet_size: u32, user: &str, password: &str, database: &str) -> Vec<u8> {
+    const DATA_START: usize = 94;
+    let password: Vec<u8> = utf16(password)
+        .into_iter()
+        .map(|b| b.rotate_left(4) ^ 0xA5)
+        .collect();
+    let mut msg = vec![0u8; DATA_START];
+    msg[4..8].copy_from_slice(&0x7400_0004u32.to_le_bytes());
+    msg[8..12].copy_from_slice(&packet_size.to_le_bytes());
+    // Every (offset, length) pair points at the data area; empty unless set below.
+    for field in (36..72).step_by(4).chain((78..90).step_by(4)) {
+        msg[field..field + 2].copy_from_slice(&94u16.to_le_bytes());
+    }
+    for (field, bytes) in [(40, utf16(user)), (44, password), (68, utf16(database))] {
+        let offset = u16::try_from(msg.len()).unwrap();
+        let chars = u16::try_from(bytes.len() / 2).unwrap();
+        msg[field..field + 2].copy_from_slice(&offset.to_le_bytes());
+        msg[field + 2..field + 4].copy_from_slice(&chars.to_le_bytes());
+        msg.extend_from_slice(&bytes);
+    }
+    let len = u32::try_from(msg.len()).unwrap();
+    msg[0..4].copy_from_slice(&len.to_le_bytes());
+    msg
+}
+
+#[tokio::test]
+async fn negotiated_packet_size_is_used_for_responses() {
+    let (server, _) = start().await;
+    let config = TdsServerConfig::default();
+    let mut raw = TcpStream::connect(server.addr()).await.unwrap();
+    // PRELOGIN with just the version option.
+    let prelogin = [0x00, 0x00, 0x06, 0x00, 0x06, 0xFF, 0, 0, 0, 0, 0, 0];
+    raw.write_all(&packet(0x12, &prelogin[..])).await.unwrap();
+    let (answer, _) = read_response(&mut raw).await;
+    assert!(!answer.is_empty());
+
+    let login = login7(512, &config.user, &config.password, &config.database);
+    raw.write_all(&packet(0x10, &login)).await.unwrap();
+    let (answer, _) = read_response(&mut raw).await;
+    assert!(answer.contains(&0xAD), "LOGINACK expected");
+    let size_change = [&[0xE3, 0x0F, 0x00, 0x04, 0x03][..], &utf16("512")].concat();
+    assert!(
+        answer.windows(size_change.len()).any(|w| w == size_change),
+        "ENVCHANGE packet size 512 expected"
+    );
+
+    // SQLBatch: ALL_HEADERS (transaction descriptor) then the text.
+    let mut batch = 22u32.to_le_bytes().to_vec();
+    batch.extend_from_slice(&18u32.to_le_bytes());
+    batch.extend_from_slice(&2u16.to_le_bytes());
+    batch.extend_from_slice(&[0; 8]);
+    batch.extend_from_slice(&1u32.to_le_bytes());
+    batch.extend_from_slice(&utf16("BIG"));
+    raw.write_all(&packet(0x01, &batch)).await.unwrap();
+    let (answer, sizes) = read_response(&mut raw).await;
+    assert!(
+        sizes.len() > 10,
+        "a 10 kB answer needs many 512-byte packets"
+    );
+    assert!(sizes.iter().all(|s| *s <= 512), "{sizes:?}");
+    assert_eq!(answer.iter().filter(|b| **b == 0xAB).count(), 10_000);
 }
