@@ -2,7 +2,7 @@
 //! [`TdsServer::connection_string`], inject faults, count round trips.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -201,7 +201,7 @@ impl Drop for TdsServer {
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
     let mut connections = JoinSet::new();
     // SQL Server numbers user sessions from 51; the spid only shows in packet headers.
-    let next_spid = AtomicU16::new(51);
+    let mut next_spid: u16 = 51;
     loop {
         tokio::select! {
             // Shutdown first: a connection accepted after the drop must not be served.
@@ -210,7 +210,8 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     shared.connections_accepted.fetch_add(1, Ordering::SeqCst);
-                    let spid = next_spid.fetch_add(1, Ordering::Relaxed);
+                    let spid = next_spid;
+                    next_spid = next_spid.wrapping_add(1);
                     connections.spawn(connection::serve(stream, Arc::clone(&shared), spid));
                 }
                 Err(e) => {
