@@ -13,7 +13,7 @@ use session_core::{
     WriteCondition,
 };
 
-use crate::entry::{EntryExpiry, StoredEntry, entry_weight, weigher};
+use crate::entry::{EntryExpiry, StoredEntry, entry_weight, moka_weight};
 use crate::lease::{Lease, LeaseExpiry};
 use crate::options::{MemoryCacheBuilder, MemoryCacheOptions};
 use crate::stripes::KeyStripes;
@@ -66,7 +66,7 @@ impl MemoryCache {
     fn build_unchecked(options: MemoryCacheOptions) -> Self {
         let entries = Cache::builder()
             .max_capacity(options.max_bytes)
-            .weigher(weigher)
+            .weigher(|key: &String, entry: &StoredEntry| moka_weight(key, entry))
             .eviction_policy(EvictionPolicy::lru())
             .expire_after(EntryExpiry)
             .build();

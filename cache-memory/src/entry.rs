@@ -25,9 +25,9 @@ pub(crate) fn entry_weight(key: &str, value: &Bytes) -> usize {
         .saturating_add(ENTRY_OVERHEAD)
 }
 
-/// moka's weigher: [`entry_weight`], saturated to moka's `u32` (entries that large are refused
-/// before they reach the map, see `MemoryCache::check_size`).
-pub(crate) fn weigher(key: &String, entry: &StoredEntry) -> u32 {
+/// What moka's weigher answers: [`entry_weight`], saturated to moka's `u32` (entries that large
+/// are refused before they reach the map, see `MemoryCache::prepare`).
+pub(crate) fn moka_weight(key: &str, entry: &StoredEntry) -> u32 {
     u32::try_from(entry_weight(key, &entry.value)).unwrap_or(u32::MAX)
 }
 

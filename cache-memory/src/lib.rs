@@ -37,6 +37,5 @@ pub use cache::MemoryCache;
 pub use entry::ENTRY_OVERHEAD;
 pub use options::{DEFAULT_MAX_BYTES, MemoryCacheBuilder, MemoryCacheOptions};
 pub use session_core::{
-    CacheError, ConfigError, DistributedCache, EntryOptions, LockToken, SharedCache,
-    WriteCondition,
+    CacheError, ConfigError, DistributedCache, EntryOptions, LockToken, SharedCache, WriteCondition,
 };

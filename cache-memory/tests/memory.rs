@@ -91,8 +91,16 @@ async fn expired_entries_and_locks_are_evicted() {
 async fn unlocked_and_removed_keys_leave_nothing_behind() {
     let cache = MemoryCache::new();
     let token = LockToken::generate();
-    cache.set("k", Bytes::from_static(b"v"), &LONG).await.unwrap();
-    assert!(cache.try_lock("k", &token, Duration::from_secs(60)).await.unwrap());
+    cache
+        .set("k", Bytes::from_static(b"v"), &LONG)
+        .await
+        .unwrap();
+    assert!(
+        cache
+            .try_lock("k", &token, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
     cache.run_pending_tasks().await;
     assert_eq!((cache.entry_count(), cache.lock_count()), (1, 1));
 

@@ -53,8 +53,14 @@ pub async fn missing_key_is_none(cache: &SharedCache) {
 /// A second `set` replaces the first value.
 pub async fn overwrite_replaces_value(cache: &SharedCache) {
     let key = unique_key("overwrite");
-    ok(cache.set(&key, Bytes::from_static(b"first"), &LONG).await, "set 1");
-    ok(cache.set(&key, Bytes::from_static(b"second"), &LONG).await, "set 2");
+    ok(
+        cache.set(&key, Bytes::from_static(b"first"), &LONG).await,
+        "set 1",
+    );
+    ok(
+        cache.set(&key, Bytes::from_static(b"second"), &LONG).await,
+        "set 2",
+    );
     assert_eq!(
         ok(cache.get(&key).await, "get"),
         Some(Bytes::from_static(b"second"))
@@ -64,11 +70,17 @@ pub async fn overwrite_replaces_value(cache: &SharedCache) {
 /// `remove` deletes the entry; removing it again (or any missing key) is `Ok`.
 pub async fn remove_is_idempotent(cache: &SharedCache) {
     let key = unique_key("remove");
-    ok(cache.set(&key, Bytes::from_static(b"v"), &LONG).await, "set");
+    ok(
+        cache.set(&key, Bytes::from_static(b"v"), &LONG).await,
+        "set",
+    );
     ok(cache.remove(&key).await, "remove");
     assert_eq!(ok(cache.get(&key).await, "get after remove"), None);
     ok(cache.remove(&key).await, "second remove");
-    ok(cache.remove(&unique_key("never_written")).await, "remove of a missing key");
+    ok(
+        cache.remove(&unique_key("never_written")).await,
+        "remove of a missing key",
+    );
     assert_eq!(ok(cache.get(&key).await, "get after second remove"), None);
 }
 
@@ -77,9 +89,15 @@ pub async fn keys_are_case_sensitive(cache: &SharedCache) {
     let base = unique_key("case");
     let upper = format!("{base}:Key");
     let lower = format!("{base}:key");
-    ok(cache.set(&upper, Bytes::from_static(b"upper"), &LONG).await, "set Key");
+    ok(
+        cache.set(&upper, Bytes::from_static(b"upper"), &LONG).await,
+        "set Key",
+    );
     assert_eq!(ok(cache.get(&lower).await, "get key before its set"), None);
-    ok(cache.set(&lower, Bytes::from_static(b"lower"), &LONG).await, "set key");
+    ok(
+        cache.set(&lower, Bytes::from_static(b"lower"), &LONG).await,
+        "set key",
+    );
     assert_eq!(
         ok(cache.get(&upper).await, "get Key"),
         Some(Bytes::from_static(b"upper"))

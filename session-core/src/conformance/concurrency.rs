@@ -44,7 +44,10 @@ pub async fn concurrent_compare_and_set(cache: &SharedCache) {
     const MAX_ATTEMPTS: u32 = 10_000;
 
     let key = unique_key("counter");
-    ok(cache.set(&key, Bytes::from_static(b"0"), &LONG).await, "set");
+    ok(
+        cache.set(&key, Bytes::from_static(b"0"), &LONG).await,
+        "set",
+    );
     let tasks: Vec<_> = (0..TASKS)
         .map(|_| {
             let cache = Arc::clone(cache);

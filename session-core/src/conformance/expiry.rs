@@ -60,7 +60,10 @@ pub async fn refresh_extends_sliding_expiration(cache: &SharedCache) {
 pub async fn sliding_expiration_expires(cache: &SharedCache) {
     let key = unique_key("sliding_expires");
     let options = EntryOptions::sliding(Duration::from_secs(1));
-    ok(cache.set(&key, Bytes::from_static(b"v"), &options).await, "set");
+    ok(
+        cache.set(&key, Bytes::from_static(b"v"), &options).await,
+        "set",
+    );
     let after = Instant::now();
     sleep_until_ms(after, 1_700).await;
     assert_eq!(
@@ -81,7 +84,10 @@ pub async fn sliding_is_capped_by_absolute(cache: &SharedCache) {
     ok(cache.set(&key, value.clone(), &options).await, "set");
     let after = Instant::now();
     sleep_until_ms(before, 900).await;
-    assert_eq!(ok(cache.get(&key).await, "get at 0.9 s"), Some(value.clone()));
+    assert_eq!(
+        ok(cache.get(&key).await, "get at 0.9 s"),
+        Some(value.clone())
+    );
     sleep_until_ms(before, 1_800).await;
     assert_eq!(ok(cache.get(&key).await, "get at 1.8 s"), Some(value));
     sleep_until_ms(after, 3_100).await;
@@ -127,7 +133,10 @@ pub async fn entry_without_expiration_stays(cache: &SharedCache) {
     let key = unique_key("no_expiration");
     let witness = unique_key("no_expiration_witness");
     let value = Bytes::from_static(b"forever");
-    ok(cache.set(&key, value.clone(), &EntryOptions::new()).await, "set");
+    ok(
+        cache.set(&key, value.clone(), &EntryOptions::new()).await,
+        "set",
+    );
     ok(
         cache
             .set(

@@ -74,7 +74,10 @@ pub async fn unlock_with_wrong_token_keeps_lock(cache: &SharedCache) {
     let other = LockToken::generate();
     ok(cache.unlock(&key, &other).await, "unlock of a free key");
     assert!(lock(cache, &key, &holder).await);
-    ok(cache.unlock(&key, &other).await, "unlock with a wrong token");
+    ok(
+        cache.unlock(&key, &other).await,
+        "unlock with a wrong token",
+    );
     assert!(
         !lock(cache, &key, &other).await,
         "unlock with a wrong token released the lock"
@@ -99,8 +102,14 @@ pub async fn expired_lease_can_be_taken(cache: &SharedCache) {
         lock(cache, &key, &second).await,
         "an expired lease still blocked the lock"
     );
-    assert!(!lock(cache, &key, &first).await, "the former holder got the lock back");
-    ok(cache.unlock(&key, &first).await, "unlock by the former holder");
+    assert!(
+        !lock(cache, &key, &first).await,
+        "the former holder got the lock back"
+    );
+    ok(
+        cache.unlock(&key, &first).await,
+        "unlock by the former holder",
+    );
     assert!(
         !lock(cache, &key, &first).await,
         "the former holder's unlock released the new holder's lock"

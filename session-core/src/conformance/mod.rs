@@ -3,14 +3,19 @@
 //! The suite is written once, here, and every provider crate runs it from its own
 //! `tests/conformance.rs`:
 //!
-//! ```ignore
+//! ```
+//! use session_core::SharedCache;
 //! use session_core::conformance::Harness;
 //!
+//! /// Connects to the store under test, or reports it unavailable with `None`.
 //! async fn factory() -> Option<Harness> {
-//!     Some(Harness::new(std::sync::Arc::new(my_cache::MyCache::new())))
+//!     let cache: SharedCache = connect_to_my_store().await?;
+//!     Some(Harness::new(cache))
 //! }
+//! # async fn connect_to_my_store() -> Option<SharedCache> { None }
 //!
 //! session_core::distributed_cache_conformance!(factory);
+//! # fn main() {}
 //! ```
 //!
 //! [`distributed_cache_conformance!`](crate::distributed_cache_conformance) generates one
