@@ -72,6 +72,14 @@
 //! | [`locks_and_entries_are_separate`] | a lock on `k` is invisible to `get("k")`; entry and lock operations don't disturb each other |
 //! | [`concurrent_distinct_keys`] | 64 tasks writing and reading distinct keys all read their own value |
 //! | [`concurrent_compare_and_set`] | 16 tasks × 10 compare-and-set increments of one counter end at exactly 160 |
+//! | [`session_round_trip`] | a new [`Session`](crate::Session) is stored in the ASP.NET Core format under a new key and read back |
+//! | [`optimistic_concurrent_writers_keep_all_keys`] | optimistic mode: 8 overlapping requests writing different keys lose nothing |
+//! | [`exclusive_counter_loses_no_update`] | exclusive mode: 24 concurrent increments of one counter end at exactly 24 |
+//! | [`exclusive_lock_wait_is_bounded`] | exclusive mode: a request that cannot get the lock gets `LockTimeout`, not a hang |
+//! | [`exclusive_expired_lease_refuses_commit`] | exclusive mode: a commit after the lease ran out is refused; the next holder's write stands |
+//! | [`renew_and_purge`] | `renew` moves data to a new key and removes the old entry; `purge` removes the entry |
+//! | [`corrupt_payload_starts_empty`] | a corrupt stored payload gives an empty, usable session that a commit replaces |
+//! | [`oversized_session_writes_nothing`] | a session over `max_payload_bytes` is refused at commit; the stored value is unchanged |
 
 use std::any::Any;
 use std::fmt;
@@ -88,6 +96,7 @@ mod concurrency;
 mod conditional;
 mod expiry;
 mod locks;
+mod sessions;
 
 pub use basic::{
     cache_type_is_named, empty_value_round_trips, invalid_options_are_refused,
@@ -112,6 +121,13 @@ pub use locks::{
     expired_lease_can_be_taken, locks_and_entries_are_separate, try_lock_refuses_other_token,
     try_lock_same_token_extends, try_lock_takes_free_lock, unlock_frees_lock_for_others,
     unlock_with_wrong_token_keeps_lock,
+};
+
+pub use sessions::{
+    corrupt_payload_starts_empty, exclusive_counter_loses_no_update,
+    exclusive_expired_lease_refuses_commit, exclusive_lock_wait_is_bounded,
+    optimistic_concurrent_writers_keep_all_keys, oversized_session_writes_nothing, renew_and_purge,
+    session_round_trip,
 };
 
 /// A cache under test, plus whatever must stay alive while it is used.
@@ -235,6 +251,14 @@ macro_rules! distributed_cache_conformance {
             locks_and_entries_are_separate,
             concurrent_distinct_keys,
             concurrent_compare_and_set,
+            session_round_trip,
+            optimistic_concurrent_writers_keep_all_keys,
+            exclusive_counter_loses_no_update,
+            exclusive_lock_wait_is_bounded,
+            exclusive_expired_lease_refuses_commit,
+            renew_and_purge,
+            corrupt_payload_starts_empty,
+            oversized_session_writes_nothing,
         );
     };
 }
