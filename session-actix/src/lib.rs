@@ -81,5 +81,5 @@ pub use middleware::{SessionMiddleware, SessionMiddlewareService};
 
 /// The session types of `session-core`, re-exported for convenience.
 pub use session_core::{
-    ConcurrencyMode, CookieAction, SessionError, SessionKey, SessionOptions, SharedCache,
+    CacheError, ConcurrencyMode, CookieAction, SessionError, SessionKey, SessionOptions, SharedCache,
 };

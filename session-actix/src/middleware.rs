@@ -133,14 +133,19 @@ where
                 let secure = config.cookie.secure_for(req.request());
                 let session = config.store.session(key.as_ref().map(|k| k.as_str()));
                 req.extensions_mut().insert(Session::new(session.clone()));
-                // Kept to build a response if an inner middleware fails with an error instead
-                // of a response: the session must be finished (and its lock freed) either way.
-                let http_req = req.request().clone();
-                let response = match service.call(req).await {
-                    Ok(response) => response.map_into_left_body(),
-                    Err(error) => ServiceResponse::from_err(error, http_req).map_into_right_body(),
-                };
-                Ok(finish(&config, &session, secure, response).await)
+                match service.call(req).await {
+                    Ok(response) => {
+                        Ok(finish(&config, &session, secure, response.map_into_left_body()).await)
+                    }
+                    Err(error) => {
+                        // An inner middleware failed without a response (handler errors are
+                        // responses already), so there is no response to carry a cookie. The
+                        // session is still finished, as ASP.NET Core does, so its changes are
+                        // written and an exclusive-mode lock is freed at once.
+                        finish_without_response(&config, &session).await;
+                        Err(error)
+                    }
+                }
             }
             .instrument(span),
         )
@@ -201,6 +206,13 @@ async fn finish<B>(
                 ServiceResponse::new(request, opaque).map_into_right_body()
             }
         },
+    }
+}
+
+/// Finishes the session of a request that ended in an error instead of a response.
+async fn finish_without_response(config: &MiddlewareConfig, session: &session_core::Session) {
+    if let Err(error) = session.finish(config.refresh_on_every_request).await {
+        tracing::error!(error = %ErrorChain(&error), "session commit failed after a service error");
     }
 }
 
