@@ -213,7 +213,10 @@ mod tests {
         let rotated = settings(key(2), vec![key(1)]);
         let k = SessionKey::generate();
         let old_cookie = old.session_cookie(&k, false).unwrap();
-        assert_eq!(read_with_header(&rotated, &pair(&old_cookie)), Some(k.clone()));
+        assert_eq!(
+            read_with_header(&rotated, &pair(&old_cookie)),
+            Some(k.clone())
+        );
 
         let new_cookie = rotated.session_cookie(&k, false).unwrap();
         assert_ne!(new_cookie.value(), old_cookie.value());

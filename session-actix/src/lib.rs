@@ -81,5 +81,6 @@ pub use middleware::{SessionMiddleware, SessionMiddlewareService};
 
 /// The session types of `session-core`, re-exported for convenience.
 pub use session_core::{
-    CacheError, ConcurrencyMode, CookieAction, SessionError, SessionKey, SessionOptions, SharedCache,
+    CacheError, ConcurrencyMode, CookieAction, SessionError, SessionKey, SessionOptions,
+    SharedCache,
 };

@@ -123,10 +123,8 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
         let config = Arc::clone(&self.config);
-        let span = tracing::debug_span!(
-            "session.request",
-            cache = config.store.cache().cache_type()
-        );
+        let span =
+            tracing::debug_span!("session.request", cache = config.store.cache().cache_type());
         Box::pin(
             async move {
                 let key = config.cookie.read(req.request());

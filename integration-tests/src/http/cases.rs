@@ -95,11 +95,17 @@ pub async fn counter_with_cookie_jar(cache: &SharedCache) {
     let mut c = client(middleware(cache.clone())).await;
     let first = c.get("/counter").await;
     assert_counter(&first, 1);
-    assert!(first.set_cookie_header(COOKIE).is_some(), "new session sets the cookie");
+    assert!(
+        first.set_cookie_header(COOKIE).is_some(),
+        "new session sets the cookie"
+    );
     for expected in 2..=3 {
         let reply = c.get("/counter").await;
         assert_counter(&reply, expected);
-        assert!(reply.set_cookies().is_empty(), "known session keeps its cookie");
+        assert!(
+            reply.set_cookies().is_empty(),
+            "known session keeps its cookie"
+        );
     }
 }
 
@@ -138,7 +144,10 @@ pub async fn tampered_cookie_starts_fresh_session_without_lookup(cache: &SharedC
         counting.reset();
         let reply = c.get("/counter").await;
         assert_counter(&reply, 1);
-        assert!(reply.set_cookie_header(COOKIE).is_some(), "{what}: new cookie");
+        assert!(
+            reply.set_cookie_header(COOKIE).is_some(),
+            "{what}: new cookie"
+        );
         let counts = counting.counts();
         assert_eq!(counts.get, 0, "{what}: no lookup for a bad cookie");
         assert_eq!(counts.set_if, 1, "{what}: the new session is written");
@@ -187,7 +196,10 @@ pub async fn new_session_cookie_attributes(cache: &SharedCache) {
     let reply = c.get("/counter").await;
     let attributes = cookie_attributes(&reply);
     for expected in ["HttpOnly", "SameSite=Lax", "Path=/"] {
-        assert!(attributes.iter().any(|a| a == expected), "{expected} in {attributes:?}");
+        assert!(
+            attributes.iter().any(|a| a == expected),
+            "{expected} in {attributes:?}"
+        );
     }
     for absent in ["Secure", "Max-Age", "Expires", "Domain"] {
         assert!(
@@ -201,13 +213,16 @@ pub async fn new_session_cookie_attributes(cache: &SharedCache) {
     // Same policy, request forwarded over HTTPS by a proxy.
     c.jar = TestJar::default();
     let https = c
-        .send(TestRequest::get().uri("/counter").insert_header(("x-forwarded-proto", "https")))
+        .send(
+            TestRequest::get()
+                .uri("/counter")
+                .insert_header(("x-forwarded-proto", "https")),
+        )
         .await;
     assert!(cookie_attributes(&https).iter().any(|a| a == "Secure"));
 
-    let always = build(
-        builder(cache.clone(), &Key::generate()).cookie_secure(CookieSecurePolicy::Always),
-    );
+    let always =
+        build(builder(cache.clone(), &Key::generate()).cookie_secure(CookieSecurePolicy::Always));
     let mut c = client(always).await;
     let reply = c.get("/counter").await;
     assert!(cookie_attributes(&reply).iter().any(|a| a == "Secure"));
@@ -223,7 +238,10 @@ pub async fn renew_keeps_data_and_changes_key(cache: &SharedCache) {
 
     let reply = c.post("/login?user=alice").await;
     assert_eq!(reply.json(), json!({ "user": "alice" }));
-    assert!(reply.set_cookie_header(COOKIE).is_some(), "renewed key is sent");
+    assert!(
+        reply.set_cookie_header(COOKIE).is_some(),
+        "renewed key is sent"
+    );
     assert_eq!(reply.header("cache-control"), Some("no-cache, no-store"));
     let new_value = c.jar.get(COOKIE).map(str::to_owned).unwrap_or_default();
     assert_ne!(session_key_of(&new_value), session_key_of(&old_value));
@@ -291,7 +309,10 @@ pub async fn idle_timeout_expires_session(cache: &SharedCache) {
     actix_web::rt::time::sleep(Duration::from_secs(3)).await;
     let reply = c.get("/counter").await;
     assert_counter(&reply, 1);
-    assert!(reply.set_cookie_header(COOKIE).is_some(), "a new session, a new cookie");
+    assert!(
+        reply.set_cookie_header(COOKIE).is_some(),
+        "a new session, a new cookie"
+    );
 }
 
 /// A store that fails every call: opaque 500s (nothing of the cause in the body), no panic,
@@ -307,7 +328,10 @@ pub async fn failing_cache_answers_opaque_500(cache: &SharedCache) {
     c.jar = TestJar::default();
     assert_opaque_500(&c.get("/counter").await);
     let health = c.get("/health").await;
-    assert_eq!((health.status, health.text().as_str()), (StatusCode::OK, "ok"));
+    assert_eq!(
+        (health.status, health.text().as_str()),
+        (StatusCode::OK, "ok")
+    );
 }
 
 /// A store that never answers: the request ends with a 500 soon after the IO timeout
@@ -315,10 +339,8 @@ pub async fn failing_cache_answers_opaque_500(cache: &SharedCache) {
 pub async fn stalled_cache_ends_within_io_timeout(cache: &SharedCache) {
     let key = Key::generate();
     let sessions = build(
-        builder(StallingCache::new(cache.clone()), &key).session_options(options(
-            Duration::from_secs(60),
-            Duration::from_millis(300),
-        )),
+        builder(StallingCache::new(cache.clone()), &key)
+            .session_options(options(Duration::from_secs(60), Duration::from_millis(300))),
     );
     let mut c = client(sessions).await;
     for with_cookie in [true, false] {
@@ -354,9 +376,8 @@ pub async fn commit_failure_log_only_keeps_response(cache: &SharedCache) {
 /// costs one `refresh` (ASP.NET Core's behaviour); without a cookie, still nothing.
 pub async fn refresh_on_every_request_refreshes_untouched(cache: &SharedCache) {
     let counting = CountingCache::new(cache.clone());
-    let sessions = build(
-        builder(counting.clone(), &Key::generate()).refresh_on_every_request(true),
-    );
+    let sessions =
+        build(builder(counting.clone(), &Key::generate()).refresh_on_every_request(true));
     let mut c = client(sessions).await;
     assert_counter(&c.get("/counter").await, 1);
     counting.reset();
@@ -403,7 +424,10 @@ pub async fn exclusive_mode_releases_lock_each_request(cache: &SharedCache) {
     for expected in 2..=4 {
         assert_counter(&c.get("/counter").await, expected);
     }
-    assert!(started.elapsed() < Duration::from_secs(5), "waited for a lease");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "waited for a lease"
+    );
     let counts = counting.counts();
     assert_eq!(counts.try_lock, 3, "{counts:?}");
     assert_eq!(counts.unlock, 3, "{counts:?}");

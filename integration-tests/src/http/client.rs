@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use actix_http::Request;
 use actix_web::body::MessageBody;
 use actix_web::cookie::{Cookie, CookieJar, Key};
 use actix_web::dev::{Service, ServiceResponse};
@@ -10,7 +11,6 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::test::{self, TestRequest};
 use actix_web::{App, Error};
-use actix_http::Request;
 use bytes::Bytes;
 use session_actix::{SessionKey, SessionMiddleware};
 
@@ -49,7 +49,9 @@ impl TestJar {
     fn store(&mut self, reply: &Reply) {
         for cookie in reply.set_cookies() {
             let removal = cookie.value().is_empty()
-                || cookie.max_age().is_some_and(|age| age.is_zero() || age.is_negative());
+                || cookie
+                    .max_age()
+                    .is_some_and(|age| age.is_zero() || age.is_negative());
             if removal {
                 self.cookies.remove(cookie.name());
             } else {
@@ -183,8 +185,10 @@ where
 #[must_use]
 pub fn signed_cookie_value(key: &Key, name: &str) -> String {
     let mut jar = CookieJar::new();
-    jar.signed_mut(key)
-        .add(Cookie::new(name.to_owned(), SessionKey::generate().as_str().to_owned()));
+    jar.signed_mut(key).add(Cookie::new(
+        name.to_owned(),
+        SessionKey::generate().as_str().to_owned(),
+    ));
     jar.get(name)
         .map(|c| c.value().to_owned())
         .unwrap_or_else(|| panic!("the signed jar lost cookie {name}"))

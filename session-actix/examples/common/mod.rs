@@ -50,7 +50,9 @@ impl Settings {
             ),
             None => Duration::from_secs(1200),
         };
-        let key = var("SESSION_COOKIE_KEY").map(|b64| parse_key(&b64)).transpose()?;
+        let key = var("SESSION_COOKIE_KEY")
+            .map(|b64| parse_key(&b64))
+            .transpose()?;
         let concurrency = match var("SESSION_LOCKING") {
             Some(mode) => mode
                 .parse()

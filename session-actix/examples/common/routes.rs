@@ -36,7 +36,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// `GET /counter`: the guide's counter pattern (`Get-KrSessionInt32` + `Set-KrSessionInt32`).
 async fn counter(session: Session) -> Result<HttpResponse, SessionHttpError> {
-    let n = session.get_i32("counter").await?.unwrap_or(0).saturating_add(1);
+    let n = session
+        .get_i32("counter")
+        .await?
+        .unwrap_or(0)
+        .saturating_add(1);
     session.set_i32("counter", n).await?;
     Ok(HttpResponse::Ok().json(json!({ "counter": n })))
 }
