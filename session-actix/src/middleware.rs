@@ -33,6 +33,10 @@ use crate::extract::Session;
 /// A request whose handler never touches the session makes no store call at all (unless
 /// [`refresh_on_every_request`](SessionMiddlewareBuilder::refresh_on_every_request) is on).
 ///
+/// One session per request: if two `SessionMiddleware`s wrap the same route (say one on the
+/// `App` and one on a scope), the outermost one serves it and the inner one steps aside, with
+/// a warning in the log.
+///
 /// Cheap to clone (one shared configuration); clone it into `HttpServer::new`'s closure.
 #[derive(Clone)]
 pub struct SessionMiddleware {
@@ -122,6 +126,21 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
+        if req.extensions().contains::<Session>() {
+            // One session per request: an outer SessionMiddleware already serves this one.
+            // Running a second would read and write a second session under another
+            // configuration and race on the cookie; the inner one steps aside instead.
+            tracing::warn!(
+                "SessionMiddleware wraps a route that another SessionMiddleware already \
+                 wraps; the inner one is ignored"
+            );
+            return Box::pin(async move {
+                service
+                    .call(req)
+                    .await
+                    .map(ServiceResponse::map_into_left_body)
+            });
+        }
         let config = Arc::clone(&self.config);
         let span =
             tracing::debug_span!("session.request", cache = config.store.cache().cache_type());
