@@ -1,7 +1,9 @@
 //! Test support shared by every crate's tests: a private `redis-server` launcher
-//! ([`redis_server`]) and an in-repo SQL Server wire (TDS) test server ([`tds`]).
+//! ([`redis_server`]), an in-repo SQL Server wire (TDS) test server ([`tds`]) and the HTTP
+//! acceptance suite of `session-actix` ([`http`]).
 //! Not published.
 #![forbid(unsafe_code)]
 
+pub mod http;
 pub mod redis_server;
 pub mod tds;

@@ -1,2 +1,86 @@
-//! session-actix (under construction in a later issue).
+//! # session-actix
+//!
+//! Server-side HTTP sessions for actix-web over any [`DistributedCache`](session_core::DistributedCache)
+//! (in-memory, Redis, SQL Server, ...): the actix-web face of `session-core`.
+//!
+//! * [`SessionMiddleware`]: wrap an `App` or scope; one cache and one configuration per
+//!   middleware, built with [`SessionMiddleware::builder`] (defaults are listed in
+//!   [`SessionMiddlewareBuilder`]).
+//! * [`Session`]: the handler argument (or [`SessionExt::get_session`] on a request). It
+//!   dereferences to [`session_core::Session`]: `get`/`set`/`remove`/`clear`, `get_i32`,
+//!   `set_string`, ..., `renew` (at login), `purge` (at logout).
+//! * [`SessionHttpError`]: lets handlers use `?` on session calls; answered as an opaque 500
+//!   with the cause logged.
+//!
+//! The cookie holds only the session key, signed (HMAC) with an [`actix_web::cookie::Key`];
+//! the data stays in the cache. Sessions are lazy: a request that never touches its session
+//! makes no cache call.
+//!
+//! ## Quick start
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use actix_web::{App, HttpResponse, HttpServer, cookie::Key, web};
+//! use cache_memory::MemoryCache;
+//! use session_actix::{Session, SessionHttpError, SessionMiddleware};
+//!
+//! async fn counter(session: Session) -> Result<HttpResponse, SessionHttpError> {
+//!     let n = session.get_i32("counter").await?.unwrap_or(0) + 1;
+//!     session.set_i32("counter", n).await?;
+//!     Ok(HttpResponse::Ok().body(n.to_string()))
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // Share one secret of 64+ bytes between nodes and restarts (e.g. from configuration).
+//!     let key = Key::generate();
+//!     let sessions = SessionMiddleware::builder(Arc::new(MemoryCache::new()), key)
+//!         .cookie_name("app.session")
+//!         .build()?;
+//!     HttpServer::new(move || {
+//!         App::new()
+//!             .wrap(sessions.clone())
+//!             .route("/counter", web::get().to(counter))
+//!     })
+//!     .bind("127.0.0.1:8080")?
+//!     .run()
+//!     .await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The `counter` example (`cargo run -p session-actix --example counter`) is a complete server
+//! with the usage patterns of the sessions guide (counter, user, login/logout, diagnostics).
+//!
+//! ## Errors and unavailability
+//!
+//! If the store cannot be read (down, or slower than the IO timeout), the session is
+//! unavailable: [`is_available`](session_core::Session::is_available) is false and every
+//! accessor returns the error, so the handler decides (`?` gives an opaque 500). If the session
+//! cannot be written back at the end of the request, the response becomes an opaque 500 by
+//! default, or is sent anyway with [`CommitFailurePolicy::LogOnly`].
+//!
+//! ## Logging
+//!
+//! Each request runs in a `session.request` debug span (with the cache type); loads and commits
+//! have their own spans with durations. Session keys appear only redacted.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod config;
+mod cookie;
+mod error;
+mod extract;
+mod middleware;
+
+pub use config::{BuildError, CommitFailurePolicy, CookieSecurePolicy, SessionMiddlewareBuilder};
+pub use error::SessionHttpError;
+pub use extract::{Session, SessionExt};
+pub use middleware::{SessionMiddleware, SessionMiddlewareService};
+
+/// The session types of `session-core`, re-exported for convenience.
+pub use session_core::{
+    CacheError, ConcurrencyMode, CookieAction, SessionError, SessionKey, SessionOptions,
+    SharedCache,
+};

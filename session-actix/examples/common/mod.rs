@@ -1,0 +1,136 @@
+//! What every example server shares: settings from the environment, logging, the session
+//! middleware and the routes ([`routes`]). An example only chooses its cache and calls [`serve`].
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `ADDR` | `127.0.0.1:8080` | listen address |
+//! | `IDLE_TIMEOUT_SECS` | `1200` | session idle timeout |
+//! | `RUST_LOG` | `info` | `tracing-subscriber` filter, e.g. `info,session_core=debug,session_actix=debug` |
+//! | `SESSION_COOKIE_KEY` | generated (with a warning) | standard base64 of 64 random bytes, e.g. `head -c 64 /dev/urandom \| base64 -w0` |
+//! | `SESSION_LOCKING` | `optimistic` | `optimistic` or `exclusive` ([`ConcurrencyMode`]) |
+
+pub mod routes;
+
+use std::error::Error;
+use std::time::Duration;
+
+use actix_web::cookie::Key;
+use actix_web::{App, HttpServer};
+use base64::Engine as _;
+use session_actix::{
+    ConcurrencyMode, CookieSecurePolicy, SessionMiddleware, SessionOptions, SharedCache,
+};
+
+/// An example's error: examples report any failure to `main` as is.
+pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
+
+/// The example settings (see the module docs for the variables).
+pub struct Settings {
+    /// Listen address.
+    pub addr: String,
+    /// Session idle timeout.
+    pub idle_timeout: Duration,
+    /// Cookie signing key; `None` to generate one.
+    pub key: Option<Key>,
+    /// Session concurrency mode.
+    pub concurrency: ConcurrencyMode,
+}
+
+impl Settings {
+    /// Reads the settings from the environment.
+    ///
+    /// # Errors
+    /// A variable that is set but does not parse.
+    pub fn from_env() -> Result<Self, BoxError> {
+        let addr = var("ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let idle_timeout = match var("IDLE_TIMEOUT_SECS") {
+            Some(secs) => Duration::from_secs(
+                secs.parse()
+                    .map_err(|e| format!("IDLE_TIMEOUT_SECS={secs:?}: {e}"))?,
+            ),
+            None => Duration::from_secs(1200),
+        };
+        let key = var("SESSION_COOKIE_KEY")
+            .map(|b64| parse_key(&b64))
+            .transpose()?;
+        let concurrency = match var("SESSION_LOCKING") {
+            Some(mode) => mode
+                .parse()
+                .map_err(|e| format!("SESSION_LOCKING={mode:?}: {e}"))?,
+            None => ConcurrencyMode::default(),
+        };
+        Ok(Self {
+            addr,
+            idle_timeout,
+            key,
+            concurrency,
+        })
+    }
+
+    /// The session middleware over `cache` with these settings. The cookie is `Secure` only
+    /// over HTTPS ([`CookieSecurePolicy::SameAsRequest`]) so that plain-HTTP `curl` works.
+    ///
+    /// # Errors
+    /// Invalid settings (e.g. a zero idle timeout).
+    pub fn middleware(&self, cache: SharedCache) -> Result<SessionMiddleware, BoxError> {
+        let options = SessionOptions::builder()
+            .idle_timeout(self.idle_timeout)
+            .concurrency(self.concurrency)
+            .build()?;
+        Ok(SessionMiddleware::builder(cache, self.key.clone())
+            .cookie_secure(CookieSecurePolicy::SameAsRequest)
+            .session_options(options)
+            .build()?)
+    }
+}
+
+/// A set, non-empty environment variable.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// `SESSION_COOKIE_KEY`: standard base64 of exactly 64 bytes.
+fn parse_key(b64: &str) -> Result<Key, BoxError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| format!("SESSION_COOKIE_KEY is not standard base64: {e}"))?;
+    if bytes.len() != 64 {
+        return Err(format!(
+            "SESSION_COOKIE_KEY must decode to 64 bytes, not {}",
+            bytes.len()
+        )
+        .into());
+    }
+    Ok(Key::try_from(bytes.as_slice())?)
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+/// Serves [`routes`] with sessions over `cache` until the process is stopped (Ctrl-C).
+///
+/// # Errors
+/// Invalid settings, or the address cannot be bound.
+pub async fn serve(cache: SharedCache, settings: Settings) -> Result<(), BoxError> {
+    let sessions = settings.middleware(cache.clone())?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(sessions.clone())
+            .configure(routes::configure)
+    })
+    .bind(&settings.addr)?;
+    tracing::info!(
+        addr = %settings.addr,
+        cache = cache.cache_type(),
+        idle_timeout_secs = settings.idle_timeout.as_secs(),
+        concurrency = ?settings.concurrency,
+        "serving; try `curl -c jar -b jar http://{}/counter`",
+        settings.addr
+    );
+    server.run().await?;
+    Ok(())
+}

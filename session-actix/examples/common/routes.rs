@@ -1,0 +1,103 @@
+//! The routes of every example server and of the HTTP acceptance suite: the sessions guide's
+//! usage patterns. One module, so the examples and the tests exercise the same code.
+//!
+//! | route | what it does | answer |
+//! |---|---|---|
+//! | `GET /counter` | increments the `i32` `counter` | `{"counter":N}` |
+//! | `GET /user[?user=NAME]` | with `user`, sets the string `user`; reads it | `{"user":"NAME"}` or `{"user":null}` |
+//! | `POST /login?user=NAME` | renews the session key, then sets `user` | `{"user":"NAME"}` |
+//! | `POST /logout` | purges the session (entry removed, cookie deleted) | `{"session":"purged"}` |
+//! | `POST /clear` | removes every entry (the session lives on) | `{"session":"cleared"}` |
+//! | `GET /diag/session` | sets `color`=`blue` if absent, pings the cache | `{"session":"blue","cacheType":"...","sessionId":"..."}` |
+//! | `GET /health` | never touches the session | `ok` |
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+use session_actix::{CacheError, Session, SessionHttpError};
+
+/// How long `/diag/session` waits for the cache to answer its ping.
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
+
+type Query = web::Query<HashMap<String, String>>;
+
+/// Registers the routes (`App::new().wrap(sessions).configure(routes::configure)`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/counter", web::get().to(counter))
+        .route("/user", web::get().to(user))
+        .route("/login", web::post().to(login))
+        .route("/logout", web::post().to(logout))
+        .route("/clear", web::post().to(clear))
+        .route("/diag/session", web::get().to(diag))
+        .route("/health", web::get().to(health));
+}
+
+/// `GET /counter`: the guide's counter pattern (`Get-KrSessionInt32` + `Set-KrSessionInt32`).
+async fn counter(session: Session) -> Result<HttpResponse, SessionHttpError> {
+    let n = session
+        .get_i32("counter")
+        .await?
+        .unwrap_or(0)
+        .saturating_add(1);
+    session.set_i32("counter", n).await?;
+    Ok(HttpResponse::Ok().json(json!({ "counter": n })))
+}
+
+/// `GET /user`: the guide's identity pattern: store `?user=` if given, then read it back.
+async fn user(session: Session, query: Query) -> Result<HttpResponse, SessionHttpError> {
+    if let Some(name) = query.get("user").filter(|n| !n.is_empty()) {
+        session.set_string("user", name).await?;
+    }
+    let current = session.get_string("user").await?;
+    Ok(HttpResponse::Ok().json(json!({ "user": current })))
+}
+
+/// `POST /login?user=NAME`: privileges change, so the session moves to a new key first
+/// (defeats session fixation), keeping its data.
+async fn login(session: Session, query: Query) -> Result<HttpResponse, SessionHttpError> {
+    let Some(name) = query.get("user").filter(|n| !n.is_empty()) else {
+        return Ok(HttpResponse::BadRequest().json(json!({ "error": "missing `user`" })));
+    };
+    session.renew().await?;
+    session.set_string("user", name).await?;
+    Ok(HttpResponse::Ok().json(json!({ "user": name })))
+}
+
+/// `POST /logout`: deletes the session and its cookie.
+async fn logout(session: Session) -> Result<HttpResponse, SessionHttpError> {
+    session.purge().await?;
+    Ok(HttpResponse::Ok().json(json!({ "session": "purged" })))
+}
+
+/// `POST /clear`: the guide's `Clear-KrSession`.
+async fn clear(session: Session) -> Result<HttpResponse, SessionHttpError> {
+    session.clear().await?;
+    Ok(HttpResponse::Ok().json(json!({ "session": "cleared" })))
+}
+
+/// `GET /diag/session`: the guide's diagnostic route.
+async fn diag(session: Session) -> Result<HttpResponse, SessionHttpError> {
+    if session.get("color").await?.is_none() {
+        session.set_string("color", "blue").await?;
+    }
+    let color = session.get_string("color").await?;
+    let cache = session.cache();
+    actix_web::rt::time::timeout(PING_TIMEOUT, cache.ping())
+        .await
+        .unwrap_or(Err(CacheError::Timeout {
+            operation: "ping",
+            after: PING_TIMEOUT,
+        }))?;
+    Ok(HttpResponse::Ok().json(json!({
+        "session": color,
+        "cacheType": cache.cache_type(),
+        "sessionId": session.id().await?,
+    })))
+}
+
+/// `GET /health`: never touches the session, so it costs no cache call.
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().body("ok")
+}

@@ -1,0 +1,75 @@
+//! How handlers reach the request's session: the [`Session`] extractor and [`SessionExt`].
+
+use std::future::{Ready, ready};
+use std::ops::Deref;
+
+use actix_web::dev::{Payload, ServiceRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+
+use crate::error::SessionHttpError;
+
+/// The request's session, as a handler argument.
+///
+/// A thin handle over [`session_core::Session`] (it dereferences to it, so every accessor —
+/// `get_i32`, `set_string`, `renew`, `purge`, ... — is available directly). Clones share the
+/// same session. Extracting it makes no store call: the session loads on first access.
+///
+/// Extraction fails with [`SessionHttpError::MiddlewareMissing`] (a 500) when
+/// [`SessionMiddleware`](crate::SessionMiddleware) is not wrapped around the route.
+#[derive(Debug, Clone)]
+pub struct Session(session_core::Session);
+
+impl Session {
+    pub(crate) fn new(inner: session_core::Session) -> Self {
+        Self(inner)
+    }
+
+    /// The underlying [`session_core::Session`] (e.g. to move into a spawned task).
+    #[must_use]
+    pub fn into_inner(self) -> session_core::Session {
+        self.0
+    }
+}
+
+impl Deref for Session {
+    type Target = session_core::Session;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl FromRequest for Session {
+    type Error = SessionHttpError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(req.get_session())
+    }
+}
+
+/// Access to the session from a request, for code that is not a handler argument list
+/// (guards, other middleware, `HttpRequest`-taking helpers).
+pub trait SessionExt {
+    /// The request's session.
+    ///
+    /// # Errors
+    /// [`SessionHttpError::MiddlewareMissing`] when [`SessionMiddleware`](crate::SessionMiddleware)
+    /// does not wrap this request.
+    fn get_session(&self) -> Result<Session, SessionHttpError>;
+}
+
+impl SessionExt for HttpRequest {
+    fn get_session(&self) -> Result<Session, SessionHttpError> {
+        self.extensions()
+            .get::<Session>()
+            .cloned()
+            .ok_or(SessionHttpError::MiddlewareMissing)
+    }
+}
+
+impl SessionExt for ServiceRequest {
+    fn get_session(&self) -> Result<Session, SessionHttpError> {
+        self.request().get_session()
+    }
+}

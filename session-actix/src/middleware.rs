@@ -1,0 +1,242 @@
+//! [`SessionMiddleware`]: puts a lazy session on every request and finishes it after the handler.
+
+use std::fmt;
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{Error, HttpMessage, ResponseError};
+use session_core::{CookieAction, SessionStore, SharedCache};
+use tracing::Instrument;
+
+use crate::config::{CommitFailurePolicy, SessionMiddlewareBuilder};
+use crate::cookie::CookieSettings;
+use crate::error::{ErrorChain, SessionHttpError};
+use crate::extract::Session;
+
+/// Server-side sessions for an actix-web `App` or scope: `App::new().wrap(middleware.clone())`.
+///
+/// Built by [`SessionMiddleware::builder`] from exactly one cache. Per request it:
+///
+/// 1. reads the session cookie and verifies its signature (a cookie that fails any check counts
+///    as absent: no store call, no error);
+/// 2. puts a lazy [`Session`] in the request (no store call until a handler touches it);
+/// 3. after the handler, finishes the session: writes changes, removes entries retired by
+///    `renew`/`purge`, and sets, removes or leaves the cookie. A new cookie comes with
+///    `Cache-Control: no-cache, no-store` and `Pragma: no-cache`.
+///
+/// A request whose handler never touches the session makes no store call at all (unless
+/// [`refresh_on_every_request`](SessionMiddlewareBuilder::refresh_on_every_request) is on).
+///
+/// One session per request: if two `SessionMiddleware`s wrap the same route (say one on the
+/// `App` and one on a scope), the outermost one serves it and the inner one steps aside, with
+/// a warning in the log.
+///
+/// Cheap to clone (one shared configuration); clone it into `HttpServer::new`'s closure.
+#[derive(Clone)]
+pub struct SessionMiddleware {
+    config: Arc<MiddlewareConfig>,
+}
+
+/// Everything one middleware needs, shared by all workers.
+#[derive(Debug)]
+pub(crate) struct MiddlewareConfig {
+    pub(crate) store: SessionStore,
+    pub(crate) cookie: CookieSettings,
+    pub(crate) refresh_on_every_request: bool,
+    pub(crate) commit_failure: CommitFailurePolicy,
+}
+
+impl fmt::Debug for SessionMiddleware {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionMiddleware")
+            .field("cache", &self.config.store.cache().cache_type())
+            .field("cookie_name", &self.config.cookie.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionMiddleware {
+    /// A builder over `cache`, signing cookies with `key`.
+    ///
+    /// `key` is an [`actix_web::cookie::Key`] of at least 64 bytes (e.g.
+    /// `Key::try_from(bytes)` from a secret shared by every node), or `None` to generate one
+    /// at start-up (sessions then do not survive a restart; a warning is logged).
+    pub fn builder(
+        cache: SharedCache,
+        key: impl Into<Option<actix_web::cookie::Key>>,
+    ) -> SessionMiddlewareBuilder {
+        SessionMiddlewareBuilder::new(cache, key.into())
+    }
+
+    pub(crate) fn from_config(config: Arc<MiddlewareConfig>) -> Self {
+        Self { config }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for SessionMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = SessionMiddlewareService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(SessionMiddlewareService {
+            service: Rc::new(service),
+            config: Arc::clone(&self.config),
+        }))
+    }
+}
+
+/// The per-worker service created by [`SessionMiddleware`]; not used directly.
+pub struct SessionMiddlewareService<S> {
+    service: Rc<S>,
+    config: Arc<MiddlewareConfig>,
+}
+
+impl<S> fmt::Debug for SessionMiddlewareService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionMiddlewareService")
+            .finish_non_exhaustive()
+    }
+}
+
+type Response<B> = ServiceResponse<EitherBody<B>>;
+
+impl<S, B> Service<ServiceRequest> for SessionMiddlewareService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = Response<B>;
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>>>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let service = Rc::clone(&self.service);
+        if req.extensions().contains::<Session>() {
+            // One session per request: an outer SessionMiddleware already serves this one.
+            // Running a second would read and write a second session under another
+            // configuration and race on the cookie; the inner one steps aside instead.
+            tracing::warn!(
+                "SessionMiddleware wraps a route that another SessionMiddleware already \
+                 wraps; the inner one is ignored"
+            );
+            return Box::pin(async move {
+                service
+                    .call(req)
+                    .await
+                    .map(ServiceResponse::map_into_left_body)
+            });
+        }
+        let config = Arc::clone(&self.config);
+        let span =
+            tracing::debug_span!("session.request", cache = config.store.cache().cache_type());
+        Box::pin(
+            async move {
+                let key = config.cookie.read(req.request());
+                let secure = config.cookie.secure_for(req.request());
+                let session = config.store.session(key.as_ref().map(|k| k.as_str()));
+                req.extensions_mut().insert(Session::new(session.clone()));
+                match service.call(req).await {
+                    Ok(response) => {
+                        Ok(finish(&config, &session, secure, response.map_into_left_body()).await)
+                    }
+                    Err(error) => {
+                        // An inner middleware failed without a response (handler errors are
+                        // responses already), so there is no response to carry a cookie. The
+                        // session is still finished, as ASP.NET Core does, so its changes are
+                        // written and an exclusive-mode lock is freed at once.
+                        finish_without_response(&config, &session).await;
+                        Err(error)
+                    }
+                }
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// Ends the session after the handler and applies the outcome to the response.
+async fn finish<B>(
+    config: &MiddlewareConfig,
+    session: &session_core::Session,
+    secure: bool,
+    mut response: Response<B>,
+) -> Response<B> {
+    let started = Instant::now();
+    let outcome = session.finish(config.refresh_on_every_request).await;
+    let action = match &outcome {
+        Ok(CookieAction::Set(_)) => "set",
+        Ok(CookieAction::Remove) => "remove",
+        Ok(_) => "keep",
+        Err(_) => "failed",
+    };
+    tracing::debug!(
+        action,
+        elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "session finished"
+    );
+    match outcome {
+        Ok(CookieAction::Set(key)) => {
+            match config.cookie.session_cookie(&key, secure) {
+                Some(cookie) => add_cookie(&mut response, &cookie),
+                None => tracing::error!("could not sign the session cookie"),
+            }
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache, no-store"),
+            );
+            headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            response
+        }
+        Ok(CookieAction::Remove) => {
+            add_cookie(&mut response, &config.cookie.removal_cookie(secure));
+            response
+        }
+        Ok(_) => response,
+        Err(error) => match config.commit_failure {
+            CommitFailurePolicy::LogOnly => {
+                tracing::error!(
+                    error = %ErrorChain(&error),
+                    "session commit failed; response sent anyway (CommitFailurePolicy::LogOnly)"
+                );
+                response
+            }
+            // Never let a lost write look like a success.
+            CommitFailurePolicy::Fail => {
+                let opaque = SessionHttpError::from(error).error_response();
+                let (request, _) = response.into_parts();
+                ServiceResponse::new(request, opaque).map_into_right_body()
+            }
+        },
+    }
+}
+
+/// Finishes the session of a request that ended in an error instead of a response.
+async fn finish_without_response(config: &MiddlewareConfig, session: &session_core::Session) {
+    if let Err(error) = session.finish(config.refresh_on_every_request).await {
+        tracing::error!(error = %ErrorChain(&error), "session commit failed after a service error");
+    }
+}
+
+fn add_cookie<B>(response: &mut Response<B>, cookie: &actix_web::cookie::Cookie<'_>) {
+    if let Err(error) = response.response_mut().add_cookie(cookie) {
+        // Unreachable with validated settings (see `config::validate_cookie`); logged, not
+        // panicked, because it concerns one response only.
+        tracing::error!(%error, "could not add the session cookie to the response");
+    }
+}
