@@ -150,7 +150,11 @@ impl SqlServerCache {
     pub async fn create_table_if_missing(&self) -> Result<(), CacheError> {
         let sql = &self.inner.statements.create_table;
         self.inner
-            .call("create_table", Retry::Idempotent, Request::Execute(sql, &[]))
+            .call(
+                "create_table",
+                Retry::Idempotent,
+                Request::Execute(sql, &[]),
+            )
             .await
             .map(drop)
     }
@@ -279,7 +283,9 @@ fn unexpected(op: &'static str) -> CacheError {
 /// Sends one request and reads its whole answer.
 async fn send(client: &mut Client, request: &Request<'_>) -> Result<Reply, tiberius::error::Error> {
     match *request {
-        Request::Execute(sql, params) => Ok(Reply::Rows(client.execute(sql, params).await?.total())),
+        Request::Execute(sql, params) => {
+            Ok(Reply::Rows(client.execute(sql, params).await?.total()))
+        }
         Request::QueryBytes(sql, params) => {
             let row = client.query(sql, params).await?.into_row().await?;
             let value = match row {
@@ -307,7 +313,11 @@ impl DistributedCache for SqlServerCache {
         let sql = &self.inner.statements.get;
         match self
             .inner
-            .call("get", Retry::Idempotent, Request::QueryBytes(sql, &[&key, &now]))
+            .call(
+                "get",
+                Retry::Idempotent,
+                Request::QueryBytes(sql, &[&key, &now]),
+            )
             .await?
         {
             Reply::Bytes(value) => Ok(value.map(Bytes::from)),
@@ -317,7 +327,11 @@ impl DistributedCache for SqlServerCache {
 
     async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<(), CacheError> {
         let statement = &self.inner.statements.set;
-        let entry = Entry { key, value: &value, options };
+        let entry = Entry {
+            key,
+            value: &value,
+            options,
+        };
         self.write(("set", Retry::Idempotent, statement), entry, &[])
             .await
             .map(drop)
@@ -331,7 +345,11 @@ impl DistributedCache for SqlServerCache {
         condition: &WriteCondition,
     ) -> Result<bool, CacheError> {
         let statements = &self.inner.statements;
-        let entry = Entry { key, value: &value, options };
+        let entry = Entry {
+            key,
+            value: &value,
+            options,
+        };
         let rows = match condition {
             WriteCondition::Absent => {
                 let statement = &statements.set_if_absent;
@@ -372,7 +390,11 @@ impl DistributedCache for SqlServerCache {
         let now = expiry::sql_time(SystemTime::now());
         let sql = &self.inner.statements.refresh;
         self.inner
-            .rows("refresh", Retry::Idempotent, Request::Execute(sql, &[&key, &now]))
+            .rows(
+                "refresh",
+                Retry::Idempotent,
+                Request::Execute(sql, &[&key, &now]),
+            )
             .await
             .map(drop)
     }
@@ -416,13 +438,21 @@ impl DistributedCache for SqlServerCache {
         let (lock, token) = (lock.as_str(), token.as_str().as_bytes());
         let sql = &self.inner.statements.unlock;
         self.inner
-            .rows("unlock", Retry::Idempotent, Request::Execute(sql, &[&lock, &token]))
+            .rows(
+                "unlock",
+                Retry::Idempotent,
+                Request::Execute(sql, &[&lock, &token]),
+            )
             .await
             .map(drop)
     }
 
     async fn ping(&self) -> Result<(), CacheError> {
-        match self.inner.call("ping", Retry::Idempotent, Request::Ping).await? {
+        match self
+            .inner
+            .call("ping", Retry::Idempotent, Request::Ping)
+            .await?
+        {
             Reply::Pong => Ok(()),
             Reply::Rows(_) | Reply::Bytes(_) => Err(unexpected("ping")),
         }

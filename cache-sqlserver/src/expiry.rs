@@ -133,7 +133,8 @@ mod tests {
 
     #[test]
     fn only_absolute() {
-        let options = EntryOptions::new().absolute_expiration_relative_to_now(Duration::from_secs(5));
+        let options =
+            EntryOptions::new().absolute_expiration_relative_to_now(Duration::from_secs(5));
         let row = row_expiration(&options, t0(), Duration::from_secs(1200)).unwrap();
         assert_eq!(row.sliding_seconds, None);
         assert_eq!(row.expires_at, sql_time(t0() + Duration::from_secs(5)));

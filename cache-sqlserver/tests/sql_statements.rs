@@ -1,6 +1,8 @@
 //! Every statement the provider sends parses as T-SQL (sqlparser's `MsSqlDialect`), names its
 //! table only bracket-quoted, and uses parameters `@P1..@Pn` without gaps.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 use std::collections::BTreeSet;
 
 use cache_sqlserver::TableName;
@@ -45,7 +47,12 @@ fn statement_shapes() {
     assert!(s.get.starts_with(&s.refresh));
     // set = SET XACT_ABORT, BEGIN, UPDATE, IF .. INSERT, COMMIT.
     assert_eq!(count(&s.set), 5);
-    for single in [&s.remove, &s.unlock, &s.delete_expired, &s.set_if_value_equals] {
+    for single in [
+        &s.remove,
+        &s.unlock,
+        &s.delete_expired,
+        &s.set_if_value_equals,
+    ] {
         assert_eq!(count(single), 1, "{single}");
     }
     for guarded in [&s.set_if_absent, &s.set_if_lock_held, &s.try_lock] {
@@ -82,7 +89,12 @@ fn parameters_are_numbered_without_gaps() {
         assert_eq!(parameters(sql), (1..=n).collect(), "{sql}");
     }
     // Every write statement writes the whole row from @P1..@P5.
-    for sql in [&s.set, &s.set_if_absent, &s.set_if_value_equals, &s.set_if_lock_held] {
+    for sql in [
+        &s.set,
+        &s.set_if_absent,
+        &s.set_if_value_equals,
+        &s.set_if_lock_held,
+    ] {
         let used = parameters(sql);
         assert!((1..=5).all(|p| used.contains(&p)), "{sql}");
     }
@@ -101,5 +113,9 @@ fn identifiers_cannot_inject() {
     }
     let name = TableName::new("cache_1", "_Sessions").unwrap();
     assert_eq!(name.quoted(), "[cache_1].[_Sessions]");
-    assert!(Statements::render(&name).get.contains("UPDATE [cache_1].[_Sessions] SET"));
+    assert!(
+        Statements::render(&name)
+            .get
+            .contains("UPDATE [cache_1].[_Sessions] SET")
+    );
 }
