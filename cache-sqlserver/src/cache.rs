@@ -14,7 +14,7 @@ use crate::error::{SqlServerConfigError, SqlServerError};
 use crate::expiry::{self, RowExpiration};
 use crate::keys::{lock_id, validate_key};
 use crate::options::{SqlServerCacheBuilder, SqlServerCacheOptions, TableName};
-use crate::pool::{Client, Manager, Pool, is_transport_error};
+use crate::pool::{Client, ConnectFailures, Manager, Pool, is_transport_error};
 use crate::sql::{self, Statements};
 
 /// A [`DistributedCache`] in a SQL Server table shared with Microsoft.Extensions.Caching.SqlServer.
@@ -35,6 +35,7 @@ pub struct SqlServerCache {
 /// The state shared by clones (and weakly by the cleanup task).
 pub(crate) struct Inner {
     pool: Pool,
+    connect_failures: Arc<ConnectFailures>,
     statements: Statements,
     table: TableName,
     default_sliding: Duration,
@@ -105,18 +106,20 @@ impl SqlServerCache {
         let (config, table) = options.validate()?;
         let runtime =
             tokio::runtime::Handle::try_current().map_err(SqlServerConfigError::NoRuntime)?;
+        let connect_failures = Arc::new(ConnectFailures::default());
         let pool = bb8::Pool::builder()
             .max_size(options.pool_size)
             .connection_timeout(options.connection_timeout)
             // One round trip per operation: no `SELECT 1` on checkout (see `pool`).
             .test_on_check_out(false)
-            // Surface a failed connect at once, with its cause, rather than retrying silently
-            // until the connection timeout.
+            // Surface a failed connect at once, with its cause (see `ConnectFailures`), rather
+            // than retrying silently until the connection timeout.
             .retry_connection(false)
-            .build_unchecked(Manager::new(config));
+            .build_unchecked(Manager::new(config, Arc::clone(&connect_failures)));
         let statements = Statements::render(&table);
         let inner = Arc::new_cyclic(|weak| Inner {
             pool,
+            connect_failures,
             statements,
             table,
             default_sliding: options.default_sliding_expiration,
@@ -218,16 +221,7 @@ impl Inner {
     ) -> Result<Reply, CacheError> {
         let mut retries = 0;
         loop {
-            let mut conn = match self.pool.get().await {
-                Ok(conn) => conn,
-                Err(bb8::RunError::User(e)) => return Err(CacheError::backend(op, e)),
-                Err(bb8::RunError::TimedOut) => {
-                    return Err(CacheError::backend(
-                        op,
-                        SqlServerError::PoolTimedOut(self.connection_timeout),
-                    ));
-                }
-            };
+            let mut conn = self.checkout(op).await?;
             let outcome = send(conn.begin(), &request).await;
             let was_reused = conn.finish(&outcome);
             // Return (or discard) the connection before a retry checks out another.
@@ -245,6 +239,30 @@ impl Inner {
                 }
                 Err(e) => return Err(CacheError::backend(op, e)),
             }
+        }
+    }
+
+    /// A pooled connection, or the reason none could be had: the failure to open one (as soon as
+    /// it happens), or the pool's connection timeout.
+    async fn checkout(
+        &self,
+        op: &'static str,
+    ) -> Result<bb8::PooledConnection<'_, Manager>, CacheError> {
+        let failed = self.connect_failures.next();
+        tokio::select! {
+            // Prefer a connection that is ready over a failure reported at the same moment.
+            biased;
+            checkout = self.pool.get() => match checkout {
+                Ok(conn) => Ok(conn),
+                Err(bb8::RunError::User(e)) => {
+                    Err(CacheError::backend(op, SqlServerError::Connect(e)))
+                }
+                Err(bb8::RunError::TimedOut) => Err(CacheError::backend(
+                    op,
+                    SqlServerError::PoolTimedOut(self.connection_timeout),
+                )),
+            },
+            error = failed => Err(CacheError::backend(op, SqlServerError::Connect(error))),
         }
     }
 

@@ -48,6 +48,9 @@ pub enum SqlServerConfigError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SqlServerError {
+    /// Opening a connection failed (server unreachable, login refused, TLS failure, ...).
+    #[error("could not open a SQL Server connection")]
+    Connect(#[source] std::sync::Arc<bb8_tiberius::Error>),
     /// No pooled connection became available (or could be opened) within the pool's
     /// connection timeout.
     #[error("no SQL Server connection available within {0:?}")]

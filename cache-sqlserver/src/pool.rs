@@ -13,8 +13,11 @@
 //! the round trips); a connection that died while idle is detected by its first request instead
 //! (see `SqlServerCache::call` for the retry of operations that are safe to repeat).
 
+use std::sync::{Arc, Mutex};
+
 use bb8::ManageConnection;
 use tiberius::error::Error as DriverError;
+use tokio::sync::Notify;
 
 /// The tiberius client type pooled here (tokio TCP stream).
 pub type Client = bb8_tiberius::rt::Client;
@@ -70,31 +73,82 @@ pub fn is_transport_error(e: &DriverError) -> bool {
     matches!(e, DriverError::Io { .. } | DriverError::Protocol(_))
 }
 
-/// bb8 manager: opens connections with bb8-tiberius and discards those left mid-request.
+/// A failed attempt to open a connection, shared between the pool's connecting tasks and the
+/// callers waiting for a connection.
+///
+/// bb8 opens connections in tasks of its own and only hands their errors to an error sink: a
+/// caller waiting in `Pool::get` would wait out the whole connection timeout and then learn only
+/// that it timed out. Instead the manager publishes each failure here, and callers wait for
+/// "a connection, or a failure to open one", whichever comes first, keeping the cause.
+#[derive(Debug, Default)]
+pub struct ConnectFailures {
+    notify: Notify,
+    last: Mutex<Option<Arc<bb8_tiberius::Error>>>,
+}
+
+impl ConnectFailures {
+    /// Resolves with the next failure to open a connection. It is registered for that failure
+    /// as soon as it is created (not first polled), so create it before the checkout it races.
+    pub fn next(&self) -> impl Future<Output = Arc<bb8_tiberius::Error>> + Send + '_ {
+        let notified = self.notify.notified();
+        async move {
+            notified.await;
+            let last = self.lock().clone();
+            match last {
+                Some(error) => error,
+                // `publish` stores the error before notifying: not reachable.
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    fn publish(&self, error: Arc<bb8_tiberius::Error>) {
+        *self.lock() = Some(error);
+        self.notify.notify_waiters();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<bb8_tiberius::Error>>> {
+        // Only an `Option` is stored: a poisoned lock still holds a consistent value.
+        self.last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// bb8 manager: opens connections with bb8-tiberius, publishes failures to open one, and
+/// discards connections left mid-request.
 pub struct Manager {
     inner: bb8_tiberius::ConnectionManager,
+    failures: Arc<ConnectFailures>,
 }
 
 impl Manager {
-    /// A manager connecting with `config`.
-    pub fn new(config: tiberius::Config) -> Self {
+    /// A manager connecting with `config`, publishing connect failures to `failures`.
+    pub fn new(config: tiberius::Config, failures: Arc<ConnectFailures>) -> Self {
         Self {
             inner: bb8_tiberius::ConnectionManager::new(config),
+            failures,
         }
     }
 }
 
 impl ManageConnection for Manager {
     type Connection = Conn;
-    type Error = bb8_tiberius::Error;
+    type Error = Arc<bb8_tiberius::Error>;
 
     async fn connect(&self) -> Result<Conn, Self::Error> {
-        let client = self.inner.connect().await?;
-        Ok(Conn {
-            client,
-            in_flight: false,
-            reused: false,
-        })
+        match self.inner.connect().await {
+            Ok(client) => Ok(Conn {
+                client,
+                in_flight: false,
+                reused: false,
+            }),
+            Err(error) => {
+                let error = Arc::new(error);
+                self.failures.publish(Arc::clone(&error));
+                Err(error)
+            }
+        }
     }
 
     async fn is_valid(&self, conn: &mut Conn) -> Result<(), Self::Error> {
@@ -109,7 +163,7 @@ impl ManageConnection for Manager {
         }
         .await;
         conn.finish(&outcome);
-        Ok(outcome?)
+        outcome.map_err(|e| Arc::new(e.into()))
     }
 
     fn has_broken(&self, conn: &mut Conn) -> bool {

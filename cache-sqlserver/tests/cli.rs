@@ -1,0 +1,78 @@
+//! The `sql-cache` binary: `create --print` needs no server and prints the DDL; bad input is refused.
+
+use std::process::Command;
+
+use cache_sqlserver::TableName;
+use cache_sqlserver::sql::Statements;
+
+fn sql_cache(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sql-cache"))
+        .args(args)
+        .output()
+        .expect("sql-cache runs")
+}
+
+#[test]
+fn create_print_outputs_the_ddl() {
+    let out = sql_cache(&[
+        "create", "--print", "--schema", "dbo", "--table", "Sessions",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let expected = Statements::render(&TableName::new("dbo", "Sessions").unwrap()).create_table;
+    assert_eq!(stdout.trim_end(), expected);
+    assert!(stdout.contains("CREATE TABLE [dbo].[Sessions]"));
+    assert!(stdout.contains("CREATE INDEX Index_ExpiresAtTime"));
+}
+
+#[test]
+fn schema_defaults_to_dbo() {
+    let out = sql_cache(&["create", "--print", "--table", "Cache"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("[dbo].[Cache]")
+    );
+}
+
+#[test]
+fn help_and_usage_errors() {
+    let help = sql_cache(&["--help"]);
+    assert!(help.status.success());
+    assert!(
+        String::from_utf8(help.stdout)
+            .unwrap()
+            .contains("--connection-string")
+    );
+
+    for bad in [
+        &["create", "--table", "Sessions"][..],
+        &["create", "--print"],
+        &["create", "--print", "--table", "x]; DROP TABLE y; --"],
+        &["frobnicate"],
+    ] {
+        let out = sql_cache(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{bad:?}");
+        assert!(
+            String::from_utf8(out.stderr).unwrap().contains("error:"),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn unreachable_server_fails_with_its_cause() {
+    // A port nothing listens on: bind one, note it, free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cs = format!("Server=tcp:127.0.0.1,{port};User Id=sa;Password=x;Encrypt=false");
+    let out = sql_cache(&["create", "--connection-string", &cs, "--table", "Sessions"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("caused by"), "{stderr}");
+}
