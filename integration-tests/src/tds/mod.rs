@@ -6,4 +6,6 @@
 //!   knows nothing of what the statements mean, and
 //! * a [`SqlEngine`](engine::SqlEngine) that executes the statements it recognises.
 pub mod engine;
+pub mod server;
 pub mod sqlcache_engine;
+mod wire;
