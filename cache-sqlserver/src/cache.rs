@@ -14,7 +14,7 @@ use crate::error::{SqlServerConfigError, SqlServerError};
 use crate::expiry::{self, RowExpiration};
 use crate::keys::{lock_id, validate_key};
 use crate::options::{SqlServerCacheBuilder, SqlServerCacheOptions, TableName};
-use crate::pool::{Client, ConnectFailures, Manager, Pool, is_transport_error};
+use crate::pool::{Client, ConnectFailures, FailureSink, Manager, Pool, is_transport_error};
 use crate::sql::{self, Statements};
 
 /// A [`DistributedCache`] in a SQL Server table shared with Microsoft.Extensions.Caching.SqlServer.
@@ -115,7 +115,8 @@ impl SqlServerCache {
             // Surface a failed connect at once, with its cause (see `ConnectFailures`), rather
             // than retrying silently until the connection timeout.
             .retry_connection(false)
-            .build_unchecked(Manager::new(config, Arc::clone(&connect_failures)));
+            .error_sink(Box::new(FailureSink(Arc::clone(&connect_failures))))
+            .build_unchecked(Manager::new(config));
         let statements = Statements::render(&table);
         let inner = Arc::new_cyclic(|weak| Inner {
             pool,
@@ -255,7 +256,7 @@ impl Inner {
             checkout = self.pool.get() => match checkout {
                 Ok(conn) => Ok(conn),
                 Err(bb8::RunError::User(e)) => {
-                    Err(CacheError::backend(op, SqlServerError::Connect(e)))
+                    Err(CacheError::backend(op, SqlServerError::Connect(Arc::new(e))))
                 }
                 Err(bb8::RunError::TimedOut) => Err(CacheError::backend(
                     op,

@@ -49,6 +49,8 @@ pub enum SqlServerConfigError {
 #[non_exhaustive]
 pub enum SqlServerError {
     /// Opening a connection failed (server unreachable, login refused, TLS failure, ...).
+    /// The cause is shared by every caller that was waiting for that connection: downcast the
+    /// source to `Arc<bb8_tiberius::Error>` to inspect it (e.g. SQL error 18456 for a refused login).
     #[error("could not open a SQL Server connection")]
     Connect(#[source] std::sync::Arc<bb8_tiberius::Error>),
     /// No pooled connection became available (or could be opened) within the pool's

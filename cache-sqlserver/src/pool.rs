@@ -15,7 +15,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use bb8::ManageConnection;
+use bb8::{ErrorSink, ManageConnection};
 use tiberius::error::Error as DriverError;
 use tokio::sync::Notify;
 
@@ -73,13 +73,17 @@ pub fn is_transport_error(e: &DriverError) -> bool {
     matches!(e, DriverError::Io { .. } | DriverError::Protocol(_))
 }
 
-/// A failed attempt to open a connection, shared between the pool's connecting tasks and the
-/// callers waiting for a connection.
+/// Failures to open a connection, shared between the pool and the callers waiting for one.
 ///
-/// bb8 opens connections in tasks of its own and only hands their errors to an error sink: a
+/// bb8 opens connections in tasks of its own and hands their errors only to its error sink: a
 /// caller waiting in `Pool::get` would wait out the whole connection timeout and then learn only
-/// that it timed out. Instead the manager publishes each failure here, and callers wait for
-/// "a connection, or a failure to open one", whichever comes first, keeping the cause.
+/// that it timed out. So this is the pool's error sink, and callers wait for "a connection, or a
+/// failure to open one", whichever comes first, keeping the cause.
+///
+/// bb8 calls the sink after it has settled its own bookkeeping of the failed attempt, so a caller
+/// woken here and checking out again at once is granted a new attempt (publishing from
+/// `Manager::connect` instead would race that bookkeeping and could leave the next caller waiting
+/// for an attempt nobody makes).
 #[derive(Debug, Default)]
 pub struct ConnectFailures {
     notify: Notify,
@@ -96,15 +100,10 @@ impl ConnectFailures {
             let last = self.lock().clone();
             match last {
                 Some(error) => error,
-                // `publish` stores the error before notifying: not reachable.
+                // `sink` stores the error before notifying: not reachable.
                 None => std::future::pending().await,
             }
         }
-    }
-
-    fn publish(&self, error: Arc<bb8_tiberius::Error>) {
-        *self.lock() = Some(error);
-        self.notify.notify_waiters();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<bb8_tiberius::Error>>> {
@@ -115,40 +114,47 @@ impl ConnectFailures {
     }
 }
 
-/// bb8 manager: opens connections with bb8-tiberius, publishes failures to open one, and
-/// discards connections left mid-request.
+/// The pool's error sink: publishes to a shared [`ConnectFailures`].
+#[derive(Debug, Clone)]
+pub struct FailureSink(pub Arc<ConnectFailures>);
+
+impl ErrorSink<bb8_tiberius::Error> for FailureSink {
+    fn sink(&self, error: bb8_tiberius::Error) {
+        tracing::debug!(%error, "opening a SQL Server connection failed");
+        *self.0.lock() = Some(Arc::new(error));
+        self.0.notify.notify_waiters();
+    }
+
+    fn boxed_clone(&self) -> Box<dyn ErrorSink<bb8_tiberius::Error>> {
+        Box::new(self.clone())
+    }
+}
+
+/// bb8 manager: opens connections with bb8-tiberius and discards those left mid-request.
 pub struct Manager {
     inner: bb8_tiberius::ConnectionManager,
-    failures: Arc<ConnectFailures>,
 }
 
 impl Manager {
-    /// A manager connecting with `config`, publishing connect failures to `failures`.
-    pub fn new(config: tiberius::Config, failures: Arc<ConnectFailures>) -> Self {
+    /// A manager connecting with `config`.
+    pub fn new(config: tiberius::Config) -> Self {
         Self {
             inner: bb8_tiberius::ConnectionManager::new(config),
-            failures,
         }
     }
 }
 
 impl ManageConnection for Manager {
     type Connection = Conn;
-    type Error = Arc<bb8_tiberius::Error>;
+    type Error = bb8_tiberius::Error;
 
     async fn connect(&self) -> Result<Conn, Self::Error> {
-        match self.inner.connect().await {
-            Ok(client) => Ok(Conn {
-                client,
-                in_flight: false,
-                reused: false,
-            }),
-            Err(error) => {
-                let error = Arc::new(error);
-                self.failures.publish(Arc::clone(&error));
-                Err(error)
-            }
-        }
+        let client = self.inner.connect().await?;
+        Ok(Conn {
+            client,
+            in_flight: false,
+            reused: false,
+        })
     }
 
     async fn is_valid(&self, conn: &mut Conn) -> Result<(), Self::Error> {
@@ -163,7 +169,7 @@ impl ManageConnection for Manager {
         }
         .await;
         conn.finish(&outcome);
-        outcome.map_err(|e| Arc::new(e.into()))
+        Ok(outcome?)
     }
 
     fn has_broken(&self, conn: &mut Conn) -> bool {

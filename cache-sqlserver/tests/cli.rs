@@ -1,5 +1,7 @@
 //! The `sql-cache` binary: `create --print` needs no server and prints the DDL; bad input is refused.
 
+#![allow(clippy::expect_used)] // helpers outside #[test] functions
+
 use std::process::Command;
 
 use cache_sqlserver::TableName;
