@@ -20,6 +20,10 @@
 //! parses every rendered statement): `CREATE INDEX` rather than `CREATE NONCLUSTERED INDEX` (the
 //! same thing on a table with a clustered primary key), and no `MERGE ... WITH (HOLDLOCK)`.
 //!
+//! Statements whose answer is a count of rows affected (conditional writes, locks, the bulk
+//! delete) start with `SET NOCOUNT OFF`, so a server or login configured with `NOCOUNT ON` (the
+//! `user options` setting) cannot silently turn every conditional write into "not applied".
+//!
 //! ## Write parameters
 //! The statements that write an entry share one parameter layout, so the caller binds them once:
 //! `@P1` Id, `@P2` Value, `@P3` ExpiresAtTime, `@P4` SlidingExpirationInSeconds, `@P5`
@@ -38,6 +42,13 @@ macro_rules! slide_update {
          ELSE DATEADD(SECOND, SlidingExpirationInSeconds, @P2) END \
          WHERE Id = @P1 AND @P2 <= ExpiresAtTime AND SlidingExpirationInSeconds IS NOT NULL \
          AND (AbsoluteExpiration IS NULL OR AbsoluteExpiration <> ExpiresAtTime);"
+    };
+}
+
+/// Makes the server report rows affected whatever the session's default (see the module docs).
+macro_rules! counted {
+    () => {
+        "SET NOCOUNT OFF; "
     };
 }
 
@@ -91,6 +102,7 @@ pub const SET: &str = concat!(
 /// `NOT EXISTS` probe holding a key-range update lock (`UPDLOCK, HOLDLOCK`) so two racing
 /// inserts serialize: one writes, the other sees the row and reports 0.
 pub const SET_IF_ABSENT: &str = concat!(
+    counted!(),
     "UPDATE {table} ",
     row_assignments!(),
     " WHERE Id = @P1 AND @P6 > ExpiresAtTime; IF @@ROWCOUNT = 0 INSERT INTO {table} ",
@@ -102,6 +114,7 @@ pub const SET_IF_ABSENT: &str = concat!(
 /// Compare-and-set on `Value` (write parameters `@P1`..`@P6`, `@P7` the expected value).
 /// Rows affected: 1 if the live entry held exactly `@P7` and was replaced, else 0.
 pub const SET_IF_VALUE_EQUALS: &str = concat!(
+    counted!(),
     "UPDATE {table} ",
     row_assignments!(),
     " WHERE Id = @P1 AND Value = @P7 AND ExpiresAtTime >= @P6;"
@@ -113,6 +126,7 @@ pub const SET_IF_VALUE_EQUALS: &str = concat!(
 /// The lock row is read under `UPDLOCK, HOLDLOCK`, so it cannot be taken over between the check
 /// and the write.
 pub const SET_IF_LOCK_HELD: &str = concat!(
+    counted!(),
     "UPDATE {table} ",
     row_assignments!(),
     " WHERE Id = @P1 AND EXISTS (SELECT 1 FROM {table} AS L WITH (UPDLOCK, HOLDLOCK) \
@@ -135,6 +149,7 @@ pub const REMOVE: &str = "DELETE FROM {table} WHERE Id = @P1;";
 /// inserts unless a row exists (key-range update lock as in [`SET_IF_ABSENT`]). The lock row has
 /// no sliding expiration, so reads never extend it.
 pub const TRY_LOCK: &str = concat!(
+    counted!(),
     "UPDATE {table} SET Value = @P2, ExpiresAtTime = @P3, SlidingExpirationInSeconds = NULL, \
      AbsoluteExpiration = @P3 WHERE Id = @P1 AND (@P4 > ExpiresAtTime OR Value = @P2); \
      IF @@ROWCOUNT = 0 INSERT INTO {table} ",
@@ -147,7 +162,8 @@ pub const TRY_LOCK: &str = concat!(
 pub const UNLOCK: &str = "DELETE FROM {table} WHERE Id = @P1 AND Value = @P2;";
 
 /// Deletes every expired row (entries and locks): `@P1` now.
-pub const DELETE_EXPIRED: &str = "DELETE FROM {table} WHERE @P1 > ExpiresAtTime;";
+pub const DELETE_EXPIRED: &str =
+    concat!(counted!(), "DELETE FROM {table} WHERE @P1 > ExpiresAtTime;");
 
 /// Creates the table and its index unless the table exists (no parameters). The table is the one
 /// `dotnet sql-cache create` makes; `CREATE INDEX` is nonclustered by default here because the

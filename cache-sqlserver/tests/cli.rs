@@ -78,3 +78,41 @@ fn unreachable_server_fails_with_its_cause() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("caused by"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_makes_the_table_over_the_wire() {
+    use std::sync::Arc;
+
+    use integration_tests::tds::server::{TdsServer, TdsServerConfig};
+    use integration_tests::tds::sqlcache_engine::SqlCacheEngine;
+
+    let engine = Arc::new(SqlCacheEngine::new("dbo", "Sessions").unwrap());
+    let server = TdsServer::start(engine.clone(), TdsServerConfig::default())
+        .await
+        .unwrap();
+    let cs = server.connection_string();
+    for _ in 0..2 {
+        // Twice: creating an existing table is a no-op.
+        let cs = cs.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            sql_cache(&[
+                "create",
+                "--connection-string",
+                &cs,
+                "--schema",
+                "dbo",
+                "--table",
+                "Sessions",
+            ])
+        })
+        .await
+        .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .contains("[dbo].[Sessions] is ready")
+        );
+        assert!(engine.table_exists());
+    }
+}

@@ -47,16 +47,18 @@ fn statement_shapes() {
     assert!(s.get.starts_with(&s.refresh));
     // set = SET XACT_ABORT, BEGIN, UPDATE, IF .. INSERT, COMMIT.
     assert_eq!(count(&s.set), 5);
-    for single in [
-        &s.remove,
-        &s.unlock,
-        &s.delete_expired,
-        &s.set_if_value_equals,
-    ] {
+    for single in [&s.remove, &s.unlock] {
         assert_eq!(count(single), 1, "{single}");
     }
+    // Counted statements: SET NOCOUNT OFF, then the statement.
+    for counted in [&s.delete_expired, &s.set_if_value_equals] {
+        assert!(counted.starts_with("SET NOCOUNT OFF; "), "{counted}");
+        assert_eq!(count(counted), 2, "{counted}");
+    }
+    // Counted guarded writes: SET NOCOUNT OFF, UPDATE, IF @@ROWCOUNT = 0 INSERT.
     for guarded in [&s.set_if_absent, &s.set_if_lock_held, &s.try_lock] {
-        assert_eq!(count(guarded), 2, "{guarded}");
+        assert!(guarded.starts_with("SET NOCOUNT OFF; "), "{guarded}");
+        assert_eq!(count(guarded), 3, "{guarded}");
     }
     assert!(s.create_table.contains("CREATE TABLE [dbo].[Sessions]"));
     assert!(
