@@ -9,7 +9,7 @@ use bytes::Bytes;
 use session_core::{CacheError, DistributedCache, EntryOptions, LockToken, WriteCondition};
 use tiberius::ToSql;
 
-use crate::cleanup::Cleanup;
+use crate::cleanup::{Cleanup, Sweep};
 use crate::error::{SqlServerConfigError, SqlServerError};
 use crate::expiry::{self, RowExpiration};
 use crate::keys::{lock_id, validate_key};
@@ -280,7 +280,7 @@ impl Inner {
         }
     }
 
-    pub(crate) async fn delete_expired(&self) -> Result<u64, CacheError> {
+    async fn delete_expired(&self) -> Result<u64, CacheError> {
         let now = expiry::sql_time(SystemTime::now());
         let sql = &self.statements.delete_expired;
         self.rows(
@@ -289,6 +289,12 @@ impl Inner {
             Request::Execute(sql, &[&now]),
         )
         .await
+    }
+}
+
+impl Sweep for Inner {
+    async fn sweep(&self) -> Result<u64, CacheError> {
+        self.delete_expired().await
     }
 }
 
