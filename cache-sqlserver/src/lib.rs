@@ -39,6 +39,18 @@
 //!   [`keys::LOCK_SUFFIX`] (U+0001 + `lock`); keys containing U+0001 are refused, so locks and
 //!   entries never collide. Keys are at most 444 UTF-16 code units, leaving room for the suffix.
 //!
+//! ## Connections and failures
+//! * Every operation is one round trip on one pooled connection (no `SELECT 1` on checkout).
+//! * Waiting for a connection is bounded by [`SqlServerCacheOptions::connection_timeout`]; a
+//!   failure to open one (unreachable server, refused login) is reported at once with its cause
+//!   ([`SqlServerError::Connect`]).
+//! * A connection whose request was abandoned (the caller's timeout dropped the future) or failed
+//!   in transport is discarded, never reused half-way through a response.
+//! * A pooled connection that died while idle is noticed by its next request; operations that
+//!   are safe to repeat (everything but `set_if`) are then sent again on another connection.
+//! * Errors reach callers as `CacheError::Backend` whose source is the driver's error (or a
+//!   [`SqlServerError`]), e.g. to read the SQL error number.
+//!
 //! ## TLS
 //! The `rustls` feature (default) lets tiberius encrypt connections (`Encrypt=true`, with
 //! `TrustServerCertificate=true` for self-signed server certificates). **A build without a TLS
