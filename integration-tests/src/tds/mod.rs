@@ -7,4 +7,5 @@
 //! * a [`SqlEngine`](engine::SqlEngine) that executes the statements it recognises.
 pub mod engine;
 pub mod server;
+pub mod sqlcache_engine;
 mod wire;
