@@ -204,13 +204,8 @@ async fn login_through_ado_connection_string() {
     assert!(conn_str.starts_with(&format!("Server=tcp:127.0.0.1,{};", server.addr().port())));
     let mut client = connect(&server).await;
     assert_eq!(select_one(&mut client).await.unwrap(), 1);
-
-    // `Encrypt=false` also works in this build (no TLS feature: tiberius sends NOT_SUP).
-    let plain = conn_str.replace("Encrypt=DANGER_PLAINTEXT", "Encrypt=false");
-    let mut client = connect_with(Config::from_ado_string(&plain).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(select_one(&mut client).await.unwrap(), 1);
+    // (`Encrypt=false` would mean "TLS for the login" as soon as any crate in the build enables a
+    // tiberius TLS feature, which cache-sqlserver does by default; this server speaks no TLS.)
 }
 
 #[tokio::test]
