@@ -64,7 +64,8 @@ pub fn encode(id: &[u8; ID_LEN], entries: &BTreeMap<String, Bytes>) -> Result<By
     let mut out = BytesMut::with_capacity(encoded_len(entries));
     out.put_u8(REVISION);
     // `len <= MAX_ENTRIES` was checked above, so the value fits 24 bits.
-    let count = u32::try_from(entries.len()).map_err(|_| CodecError::TooManyEntries(entries.len()))?;
+    let count =
+        u32::try_from(entries.len()).map_err(|_| CodecError::TooManyEntries(entries.len()))?;
     out.put_slice(&count.to_be_bytes()[1..]);
     out.put_slice(id);
     for (key, value) in entries {
@@ -84,7 +85,10 @@ pub fn encode(id: &[u8; ID_LEN], entries: &BTreeMap<String, Bytes>) -> Result<By
 /// # Errors
 /// A [`CodecError`] describing the first problem found.
 pub fn decode(payload: &Bytes) -> Result<SessionPayload, CodecError> {
-    let mut reader = Reader { buf: payload, pos: 0 };
+    let mut reader = Reader {
+        buf: payload,
+        pos: 0,
+    };
     let revision = reader.take(1)?[0];
     if revision != REVISION {
         return Err(CodecError::UnknownRevision(revision));
@@ -104,7 +108,8 @@ pub fn decode(payload: &Bytes) -> Result<SessionPayload, CodecError> {
             .map_err(|_| CodecError::InvalidKey { offset: key_at })?
             .to_owned();
         let len_bytes = reader.take(4)?;
-        let value_len = u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]);
+        let value_len =
+            u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]);
         let value_len = usize::try_from(value_len).map_err(|_| CodecError::Truncated {
             offset: reader.pos,
             needed: usize::MAX,
@@ -152,7 +157,10 @@ mod tests {
     fn fixture_entries() -> BTreeMap<String, Bytes> {
         let mut entries = BTreeMap::new();
         entries.insert("color".to_owned(), Bytes::from_static(b"blue"));
-        entries.insert("counter".to_owned(), Bytes::copy_from_slice(&7i32.to_be_bytes()));
+        entries.insert(
+            "counter".to_owned(),
+            Bytes::copy_from_slice(&7i32.to_be_bytes()),
+        );
         entries
     }
 
@@ -194,7 +202,10 @@ mod tests {
     #[test]
     fn malformed_payloads_are_typed_errors() {
         let good = encode(&[1; 16], &fixture_entries()).unwrap();
-        assert!(matches!(decode(&Bytes::new()), Err(CodecError::Truncated { .. })));
+        assert!(matches!(
+            decode(&Bytes::new()),
+            Err(CodecError::Truncated { .. })
+        ));
         assert_eq!(
             decode(&Bytes::from_static(&[1, 0, 0, 0])),
             Err(CodecError::UnknownRevision(1))
@@ -204,23 +215,35 @@ mod tests {
         }
         let mut long = good.to_vec();
         long.push(0);
-        assert_eq!(decode(&Bytes::from(long)), Err(CodecError::TrailingBytes(1)));
+        assert_eq!(
+            decode(&Bytes::from(long)),
+            Err(CodecError::TrailingBytes(1))
+        );
         // An absurd count with no entries behind it.
         let mut absurd = vec![2, 0xff, 0xff, 0xff];
         absurd.extend_from_slice(&[0; 16]);
-        assert!(matches!(decode(&Bytes::from(absurd)), Err(CodecError::Truncated { .. })));
+        assert!(matches!(
+            decode(&Bytes::from(absurd)),
+            Err(CodecError::Truncated { .. })
+        ));
         // A key that is not UTF-8.
         let mut bad_key = vec![2, 0, 0, 1];
         bad_key.extend_from_slice(&[0; 16]);
         bad_key.extend_from_slice(&[0, 1, 0xff, 0, 0, 0, 0]);
-        assert!(matches!(decode(&Bytes::from(bad_key)), Err(CodecError::InvalidKey { .. })));
+        assert!(matches!(
+            decode(&Bytes::from(bad_key)),
+            Err(CodecError::InvalidKey { .. })
+        ));
     }
 
     #[test]
     fn key_too_long_is_refused() {
         let mut entries = BTreeMap::new();
         entries.insert("k".repeat(MAX_KEY_LEN + 1), Bytes::new());
-        assert_eq!(encode(&[0; 16], &entries), Err(CodecError::KeyTooLong(MAX_KEY_LEN + 1)));
+        assert_eq!(
+            encode(&[0; 16], &entries),
+            Err(CodecError::KeyTooLong(MAX_KEY_LEN + 1))
+        );
         let mut entries = BTreeMap::new();
         entries.insert("k".repeat(MAX_KEY_LEN), Bytes::new());
         assert!(encode(&[0; 16], &entries).is_ok());

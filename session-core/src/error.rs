@@ -4,6 +4,7 @@
 //! Every error keeps its cause reachable through [`std::error::Error::source`], so a caller (or
 //! a log line) can walk the chain down to the driver's own error without us turning it into text.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A boxed, thread-safe error from a cache driver (redis, tiberius, moka, ...).
@@ -156,8 +157,9 @@ pub enum ConfigError {
 pub enum SessionError {
     /// The session could not be loaded (store down, timed out, ...): [`Session::is_available`](crate::Session::is_available)
     /// is false and every accessor answers this error. The handler decides what to do.
+    /// The cause is shared because every accessor of the request returns it again.
     #[error("session store unavailable")]
-    Unavailable(#[source] CacheError),
+    Unavailable(#[source] Arc<CacheError>),
     /// Writing the session back to the store failed.
     #[error("session commit failed")]
     Commit(#[source] CacheError),
@@ -204,7 +206,8 @@ impl SessionError {
     #[must_use]
     pub fn cache_error(&self) -> Option<&CacheError> {
         match self {
-            Self::Unavailable(e) | Self::Commit(e) => Some(e),
+            Self::Unavailable(e) => Some(e),
+            Self::Commit(e) => Some(e),
             _ => None,
         }
     }

@@ -21,6 +21,7 @@ pub mod codec;
 mod entry_options;
 mod error;
 mod options;
+mod session;
 mod token;
 
 #[cfg(feature = "conformance")]
@@ -30,4 +31,5 @@ pub use cache::{DistributedCache, SharedCache, WriteCondition};
 pub use entry_options::{EntryOptions, ResolvedExpiration};
 pub use error::{BoxError, CacheError, CodecError, ConfigError, EntryOptionsError, SessionError};
 pub use options::{ConcurrencyMode, SessionOptions, SessionOptionsBuilder};
+pub use session::{CookieAction, REFRESH_SKIP_WINDOW, Session, SessionStore};
 pub use token::{LockToken, SessionKey};

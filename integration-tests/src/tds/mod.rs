@@ -6,3 +6,5 @@
 //!   knows nothing of what the statements mean, and
 //! * a [`SqlEngine`](engine::SqlEngine) that executes the statements it recognises.
 pub mod engine;
+pub mod server;
+mod wire;
