@@ -50,7 +50,9 @@ impl RedisCacheBuilder {
     /// Connects to a Redis Cluster through these seed URLs.
     #[cfg(feature = "cluster")]
     pub fn cluster_urls<S: Into<String>>(mut self, urls: impl IntoIterator<Item = S>) -> Self {
-        self.source = Some(RedisSource::ClusterUrls(urls.into_iter().map(Into::into).collect()));
+        self.source = Some(RedisSource::ClusterUrls(
+            urls.into_iter().map(Into::into).collect(),
+        ));
         self
     }
 
@@ -114,7 +116,10 @@ impl RedisCacheBuilder {
     /// A [`RedisConfigError`] for a missing source, a bad URL or configuration string, a zero
     /// size or timeout, or TLS without the `tls` feature.
     pub fn build(self) -> Result<RedisCache, RedisConfigError> {
-        let Self { source, mut options } = self;
+        let Self {
+            source,
+            mut options,
+        } = self;
         options.validate()?;
         let backend = match source.ok_or(RedisConfigError::MissingConnection)? {
             RedisSource::Url(url) => Backend::standalone(&url, &options)?,

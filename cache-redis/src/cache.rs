@@ -61,9 +61,10 @@ enum ScriptReply {
     Missing,
 }
 
-/// True for errors after which the connection cannot be used again.
+/// True for errors after which the connection cannot be used again. A timeout is not one: the
+/// server may just be slow (or frozen), and a retry would only wait again.
 fn is_dead_connection(e: &RedisError) -> bool {
-    e.is_unrecoverable_error() || e.is_connection_dropped() || e.is_io_error()
+    !e.is_timeout() && (e.is_unrecoverable_error() || e.is_connection_dropped() || e.is_io_error())
 }
 
 fn now_ticks() -> i64 {
@@ -147,9 +148,9 @@ impl RedisCache {
     }
 
     /// Sends `request` on a pooled connection. A connection that fails at the connection level
-    /// is discarded; [`Retry::Idempotent`] requests are then sent once more on a fresh one, so
-    /// the first operation after a server restart succeeds instead of tripping over the dead
-    /// socket.
+    /// is discarded together with its idle siblings; [`Retry::Idempotent`] requests are then sent
+    /// once more on a fresh connection, so the first operation after a server restart succeeds
+    /// instead of tripping over the dead socket.
     async fn exec<T: FromRedisValue>(
         &self,
         operation: &'static str,
@@ -176,6 +177,9 @@ impl RedisCache {
             if dead || error.is_timeout() {
                 conn.discard();
             }
+            if dead {
+                self.backend.purge_idle();
+            }
             if dead && retry == Retry::Idempotent && !retried {
                 tracing::debug!(operation, error = %error, "redis connection died; retrying once on a new one");
                 retried = true;
@@ -187,7 +191,8 @@ impl RedisCache {
 
     /// Decodes `{status}` / `{status, value}` from the get and set_if scripts.
     fn decode(operation: &'static str, reply: Vec<Value>) -> Result<ScriptReply, CacheError> {
-        let unexpected = || CacheError::backend(operation, RedisCacheError::UnexpectedReply("script status"));
+        let unexpected =
+            || CacheError::backend(operation, RedisCacheError::UnexpectedReply("script status"));
         let mut items = reply.into_iter();
         let status = match items.next() {
             Some(Value::Int(s)) => s,
@@ -208,10 +213,17 @@ impl RedisCache {
     }
 
     /// `get` (with data) and `refresh` (without): one script round trip.
-    async fn get_and_slide(&self, operation: &'static str, key: &str, with_data: bool) -> Result<Option<Bytes>, CacheError> {
+    async fn get_and_slide(
+        &self,
+        operation: &'static str,
+        key: &str,
+        with_data: bool,
+    ) -> Result<Option<Bytes>, CacheError> {
         let redis_key = self.redis_key(key);
         if self.script_mode == ScriptMode::Disabled {
-            return self.get_and_slide_plain(operation, &redis_key, with_data).await;
+            return self
+                .get_and_slide_plain(operation, &redis_key, with_data)
+                .await;
         }
         let mut invocation = scripts::GET.key(&redis_key);
         invocation.arg(now_ticks()).arg(u8::from(with_data));
@@ -233,7 +245,11 @@ impl RedisCache {
         with_data: bool,
     ) -> Result<Option<Bytes>, CacheError> {
         let mut hmget = redis::cmd("HMGET");
-        hmget.arg(redis_key).arg(FIELD_ABSOLUTE).arg(FIELD_SLIDING).arg(FIELD_DATA);
+        hmget
+            .arg(redis_key)
+            .arg(FIELD_ABSOLUTE)
+            .arg(FIELD_SLIDING)
+            .arg(FIELD_DATA);
         let (absolute, sliding, data): (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>) = self
             .exec(operation, Retry::Idempotent, Request::Cmd(&hmget))
             .await?;
@@ -246,7 +262,9 @@ impl RedisCache {
             Some(None) => None,
         };
         if let Some(cmd) = &follow_up {
-            let _: Value = self.exec(operation, Retry::Idempotent, Request::Cmd(cmd)).await?;
+            let _: Value = self
+                .exec(operation, Retry::Idempotent, Request::Cmd(cmd))
+                .await?;
         }
         Ok((slide.is_some() && with_data).then(|| Bytes::from(data)))
     }
@@ -283,7 +301,9 @@ impl DistributedCache for RedisCache {
                 Some(ms) => pipe.cmd("PEXPIRE").arg(&redis_key).arg(ms).ignore(),
                 None => pipe.cmd("PERSIST").arg(&redis_key).ignore(),
             };
-            return self.exec("set", Retry::Idempotent, Request::Pipeline(&pipe)).await;
+            return self
+                .exec("set", Retry::Idempotent, Request::Pipeline(&pipe))
+                .await;
         }
         let mut invocation = scripts::SET.key(&redis_key);
         invocation
@@ -312,7 +332,9 @@ impl DistributedCache for RedisCache {
             WriteCondition::Absent => ("absent", b"", Retry::Never),
             WriteCondition::ValueEquals(expected) => ("equals", expected.as_ref(), Retry::Never),
             // Re-checking the lock and rewriting the same value is idempotent.
-            WriteCondition::LockHeld(token) => ("lock", token.as_str().as_bytes(), Retry::Idempotent),
+            WriteCondition::LockHeld(token) => {
+                ("lock", token.as_str().as_bytes(), Retry::Idempotent)
+            }
             _ => {
                 return Err(CacheError::backend(
                     "set_if",
@@ -333,7 +355,10 @@ impl DistributedCache for RedisCache {
         let reply: Vec<Value> = self
             .exec("set_if", retry, Request::Script(&invocation))
             .await?;
-        Ok(matches!(Self::decode("set_if", reply)?, ScriptReply::Live(_)))
+        Ok(matches!(
+            Self::decode("set_if", reply)?,
+            ScriptReply::Live(_)
+        ))
     }
 
     async fn refresh(&self, key: &str) -> Result<(), CacheError> {

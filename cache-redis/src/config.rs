@@ -377,7 +377,10 @@ mod tests {
 
     #[test]
     fn bad_input_is_typed() {
-        assert!(matches!(StackExchangeConfig::parse(""), Err(RedisConfigError::NoEndpoint)));
+        assert!(matches!(
+            StackExchangeConfig::parse(""),
+            Err(RedisConfigError::NoEndpoint)
+        ));
         assert!(matches!(
             StackExchangeConfig::parse("password=x"),
             Err(RedisConfigError::NoEndpoint)
@@ -415,7 +418,10 @@ mod tests {
             pool_max_size: 0,
             ..RedisCacheOptions::default()
         };
-        assert!(matches!(zero.validate(), Err(RedisConfigError::Zero("pool_max_size"))));
+        assert!(matches!(
+            zero.validate(),
+            Err(RedisConfigError::Zero("pool_max_size"))
+        ));
         let zero = RedisCacheOptions {
             response_timeout: Some(Duration::ZERO),
             ..RedisCacheOptions::default()

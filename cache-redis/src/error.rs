@@ -29,7 +29,9 @@ pub enum RedisConfigError {
     #[error("unsupported option `{0}` in the configuration string")]
     UnknownOption(String),
     /// A standalone cache was given several endpoints.
-    #[error("the configuration names {0} endpoints; a standalone cache takes one (use the `cluster` feature for a cluster)")]
+    #[error(
+        "the configuration names {0} endpoints; a standalone cache takes one (use the `cluster` feature for a cluster)"
+    )]
     MultipleEndpoints(usize),
     /// `rediss://` or `ssl=true` without the `tls` feature.
     #[error("TLS was requested but cache-redis was built without its `tls` feature")]

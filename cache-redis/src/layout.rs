@@ -81,7 +81,10 @@ pub(crate) struct StoredExpiration {
 impl StoredExpiration {
     /// Parses the raw `absexp` / `sldexp` fields. A missing field means "none", like in .NET;
     /// anything but a decimal integer (or a non-positive sliding window) is corrupt.
-    pub(crate) fn parse(absolute: Option<&[u8]>, sliding: Option<&[u8]>) -> Result<Self, CacheError> {
+    pub(crate) fn parse(
+        absolute: Option<&[u8]>,
+        sliding: Option<&[u8]>,
+    ) -> Result<Self, CacheError> {
         let absolute_ticks = parse_ticks(FIELD_ABSOLUTE, absolute)?;
         let sliding_ticks = parse_ticks(FIELD_SLIDING, sliding)?;
         if let Some(s) = sliding_ticks
@@ -181,7 +184,11 @@ pub(crate) fn key_slot(key: &[u8]) -> u16 {
 fn crc16(bytes: &[u8]) -> u16 {
     bytes.iter().fold(0u16, |crc, &b| {
         (0..8).fold(crc ^ (u16::from(b) << 8), |c, _| {
-            if c & 0x8000 != 0 { (c << 1) ^ 0x1021 } else { c << 1 }
+            if c & 0x8000 != 0 {
+                (c << 1) ^ 0x1021
+            } else {
+                c << 1
+            }
         })
     })
 }
@@ -254,8 +261,17 @@ mod tests {
         assert_eq!(f.absolute_ticks, 638_396_640_100_000_000);
         assert_eq!(f.sliding_ticks, 600_000_000);
         assert_eq!(f.ttl_ms, Some(10_000));
-        let none = WriteFields::new(&ResolvedExpiration { absolute: None, sliding: None }, now);
-        assert_eq!((none.absolute_ticks, none.sliding_ticks, none.ttl_arg()), (-1, -1, -1));
+        let none = WriteFields::new(
+            &ResolvedExpiration {
+                absolute: None,
+                sliding: None,
+            },
+            now,
+        );
+        assert_eq!(
+            (none.absolute_ticks, none.sliding_ticks, none.ttl_arg()),
+            (-1, -1, -1)
+        );
     }
 
     #[test]
@@ -288,10 +304,24 @@ mod tests {
 
     #[test]
     fn lock_keys_share_the_entry_slot() {
-        for key in ["App_abc", "x", "", "a{b}c", "a}b", "{}", "{", "sess:{tenant}:1", "ünï"] {
+        for key in [
+            "App_abc",
+            "x",
+            "",
+            "a{b}c",
+            "a}b",
+            "{}",
+            "{",
+            "sess:{tenant}:1",
+            "ünï",
+        ] {
             let entry = entry_key("App_", key);
             let lock = lock_key(&entry);
-            assert_eq!(key_slot(lock.as_bytes()), key_slot(entry.as_bytes()), "{key}");
+            assert_eq!(
+                key_slot(lock.as_bytes()),
+                key_slot(entry.as_bytes()),
+                "{key}"
+            );
             assert!(lock.ends_with(&entry));
             assert!(lock.starts_with('{'));
         }

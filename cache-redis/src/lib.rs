@@ -78,7 +78,8 @@
 //! Pooled connections are not `PING`ed on checkout unless idle for
 //! [`RedisCacheOptions::idle_check_after`] (deadpool-redis' own pools `PING` on every checkout,
 //! which would double every round trip). A connection that fails at the connection level is
-//! discarded; idempotent operations (`get`, `refresh`, `set`, `remove`, `try_lock`, `unlock`,
+//! discarded together with the pool's idle connections (a restart killed them too); idempotent
+//! operations (`get`, `refresh`, `set`, `remove`, `try_lock`, `unlock`,
 //! `set_if(LockHeld)`) are then re-sent once on a fresh connection, so the first operations
 //! after a Redis restart succeed. `set_if(Absent | ValueEquals)` is never re-sent — if the first
 //! attempt was applied and only its reply lost, a retry would report a false conflict — and

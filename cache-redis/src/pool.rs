@@ -107,7 +107,10 @@ pub(crate) enum Backend {
 
 impl Backend {
     /// A pool of standalone connections to `url`.
-    pub(crate) fn standalone(url: &str, options: &RedisCacheOptions) -> Result<Self, RedisConfigError> {
+    pub(crate) fn standalone(
+        url: &str,
+        options: &RedisCacheOptions,
+    ) -> Result<Self, RedisConfigError> {
         check_tls(url)?;
         let client = redis::Client::open(url).map_err(RedisConfigError::InvalidUrl)?;
         let config = redis::AsyncConnectionConfig::new()
@@ -123,7 +126,10 @@ impl Backend {
 
     /// A pool of cluster connections seeded by `urls`.
     #[cfg(feature = "cluster")]
-    pub(crate) fn cluster(urls: &[String], options: &RedisCacheOptions) -> Result<Self, RedisConfigError> {
+    pub(crate) fn cluster(
+        urls: &[String],
+        options: &RedisCacheOptions,
+    ) -> Result<Self, RedisConfigError> {
         for url in urls {
             check_tls(url)?;
         }
@@ -150,6 +156,21 @@ impl Backend {
             #[cfg(feature = "cluster")]
             Self::ExternalCluster(p) => Conn::ExternalCluster(p.get().await?),
         })
+    }
+
+    /// Closes every idle pooled connection. Called when a connection turned out to be dead:
+    /// the usual cause (a server restart, a network cut) killed its idle siblings too, and
+    /// dropping them now lets the next operations, including those that cannot be retried,
+    /// start on fresh connections. In-use connections are handled by their own callers.
+    pub(crate) fn purge_idle(&self) {
+        match self {
+            Self::Standalone(p) => drop(p.retain(|_, _| false)),
+            Self::External(p) => drop(p.retain(|_, _| false)),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(p) => drop(p.retain(|_, _| false)),
+            #[cfg(feature = "cluster")]
+            Self::ExternalCluster(p) => drop(p.retain(|_, _| false)),
+        }
     }
 
     /// The pool's wait timeout (reported in [`CacheError::Timeout`](session_core::CacheError::Timeout)).

@@ -66,10 +66,8 @@ fn unique_dir(tag: &str) -> std::io::Result<PathBuf> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "sessions-{tag}-{}-{n}-{nanos}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("sessions-{tag}-{}-{n}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
@@ -97,7 +95,9 @@ fn free_cluster_port() -> std::io::Result<u16> {
             return Ok(port);
         }
     }
-    Err(std::io::Error::other("no free port pair for a cluster node"))
+    Err(std::io::Error::other(
+        "no free port pair for a cluster node",
+    ))
 }
 
 /// Spawns `redis-server` on `port` with data in `dir`, plus `extra` arguments.
