@@ -61,6 +61,9 @@ enum ScriptReply {
     Missing,
 }
 
+/// `absexp`, `sldexp` and `data` as `HMGET` returns them.
+type HashFields = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// True for errors after which the connection cannot be used again. A timeout is not one: the
 /// server may just be slow (or frozen), and a retry would only wait again.
 fn is_dead_connection(e: &RedisError) -> bool {
@@ -250,7 +253,7 @@ impl RedisCache {
             .arg(FIELD_ABSOLUTE)
             .arg(FIELD_SLIDING)
             .arg(FIELD_DATA);
-        let (absolute, sliding, data): (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>) = self
+        let (absolute, sliding, data): HashFields = self
             .exec(operation, Retry::Idempotent, Request::Cmd(&hmget))
             .await?;
         let Some(data) = data else { return Ok(None) };
