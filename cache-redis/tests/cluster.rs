@@ -1,6 +1,8 @@
 //! Redis Cluster (feature `cluster`): the conformance suite and slot checks against a private
 //! 3-master cluster.
 #![cfg(feature = "cluster")]
+// Test helpers outside #[test] fns: a failed setup must fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! The stored layout matches Microsoft.Extensions.Caching.StackExchangeRedis, checked with raw
 //! commands against a private `redis-server`.
+// Test helpers outside #[test] fns: a failed setup must fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

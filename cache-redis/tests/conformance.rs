@@ -1,4 +1,6 @@
 //! The shared `DistributedCache` conformance suite against a private `redis-server`.
+// Test helpers outside #[test] fns: a failed setup must fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

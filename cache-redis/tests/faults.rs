@@ -1,4 +1,6 @@
 //! Faults on a private server: restart, freeze (SIGSTOP), pool exhaustion.
+// Test helpers outside #[test] fns: a failed setup must fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

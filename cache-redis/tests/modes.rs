@@ -1,4 +1,6 @@
 //! Construction paths (configuration string, existing pool) and `ScriptMode::Disabled`.
+// Test helpers outside #[test] fns: a failed setup must fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -3,6 +3,8 @@
 //! Commands a script runs inside the server (`HMGET`, `PEXPIRE`, ...) show up in the stats too,
 //! so each assertion lists the exact delta: the one command the client sent plus the script's
 //! inner commands.
+// Test helpers outside #[test] fns: a failed setup must fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

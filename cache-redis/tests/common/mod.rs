@@ -1,5 +1,8 @@
 //! Shared test support: a private server per test binary and caches with unique instance names.
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code)]
+// each test binary uses a different subset
+// Test helpers outside #[test] fns: a failed setup must fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
