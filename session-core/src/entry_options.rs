@@ -88,7 +88,7 @@ impl EntryOptions {
                     which: "relative absolute",
                 });
             }
-            (None, Some(rel)) => Some(now + rel),
+            (None, Some(rel)) => Some(now.checked_add(rel).ok_or(EntryOptionsError::OutOfRange)?),
             (Some(at), None) if at <= now => return Err(EntryOptionsError::AbsoluteInThePast),
             (Some(at), None) => Some(at),
             (None, None) => None,
@@ -114,7 +114,8 @@ impl ResolvedExpiration {
     /// `min(now + sliding, absolute)`, or `None` for an entry that never expires.
     #[must_use]
     pub fn expires_at(&self, now: SystemTime) -> Option<SystemTime> {
-        match (self.sliding.map(|s| now + s), self.absolute) {
+        // A sliding window too large to represent as a point in time never runs out.
+        match (self.sliding.and_then(|s| now.checked_add(s)), self.absolute) {
             (Some(slide), Some(abs)) => Some(slide.min(abs)),
             (slide, abs) => slide.or(abs),
         }
@@ -148,6 +149,18 @@ mod tests {
         let later = now() + Duration::from_secs(8);
         assert_eq!(r.expires_at(later), Some(now() + Duration::from_secs(15)));
         assert_eq!(r.time_to_live(later), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn huge_durations_do_not_overflow() {
+        let r = EntryOptions::sliding(Duration::MAX).resolve(now()).unwrap();
+        assert_eq!(r.expires_at(now()), None);
+        assert_eq!(
+            EntryOptions::new()
+                .absolute_expiration_relative_to_now(Duration::MAX)
+                .resolve(now()),
+            Err(EntryOptionsError::OutOfRange)
+        );
     }
 
     #[test]

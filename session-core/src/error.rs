@@ -85,6 +85,9 @@ pub enum EntryOptionsError {
     /// The absolute expiration is not in the future.
     #[error("the absolute expiration must be in the future")]
     AbsoluteInThePast,
+    /// A relative expiration too large to represent as a point in time.
+    #[error("the relative absolute expiration is out of range")]
+    OutOfRange,
     /// Both an absolute point in time and a relative absolute expiration were given.
     #[error("set either an absolute expiration or one relative to now, not both")]
     BothAbsoluteForms,

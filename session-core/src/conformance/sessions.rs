@@ -48,10 +48,16 @@ pub async fn session_round_trip(cache: &SharedCache) {
     let stored = cache.get(key.as_str()).await.unwrap().expect("stored");
     let payload = crate::codec::decode(&stored).expect("ASP.NET Core revision-2 payload");
     assert_eq!(payload.entries["color"], Bytes::from_static(b"blue"));
-    assert_eq!(payload.entries["counter"], Bytes::copy_from_slice(&7i32.to_be_bytes()));
+    assert_eq!(
+        payload.entries["counter"],
+        Bytes::copy_from_slice(&7i32.to_be_bytes())
+    );
 
     let next = store.session(Some(key.as_str()));
-    assert_eq!(next.get_string("color").await.unwrap().as_deref(), Some("blue"));
+    assert_eq!(
+        next.get_string("color").await.unwrap().as_deref(),
+        Some("blue")
+    );
     assert_eq!(next.get_i32("counter").await.unwrap(), Some(7));
     assert_eq!(next.finish(false).await.unwrap(), CookieAction::Keep);
 }
@@ -70,7 +76,10 @@ pub async fn optimistic_concurrent_writers_keep_all_keys(cache: &SharedCache) {
                 let session = store.session(Some(key.as_str()));
                 session.load().await.unwrap();
                 barrier.wait().await;
-                session.set_i32(format!("writer-{i}"), i as i32).await.unwrap();
+                session
+                    .set_i32(format!("writer-{i}"), i as i32)
+                    .await
+                    .unwrap();
                 session.finish(false).await.unwrap();
             })
         })
@@ -86,7 +95,10 @@ pub async fn optimistic_concurrent_writers_keep_all_keys(cache: &SharedCache) {
             "writer {i}'s change was lost"
         );
     }
-    assert_eq!(session.get_string("seed").await.unwrap().as_deref(), Some("x"));
+    assert_eq!(
+        session.get_string("seed").await.unwrap().as_deref(),
+        Some("x")
+    );
 }
 
 /// Exclusive mode: concurrent increments of one counter are serialised; none is lost.
@@ -128,7 +140,10 @@ pub async fn exclusive_lock_wait_is_bounded(cache: &SharedCache) {
     let other_node = SessionStore::new(Arc::clone(cache), options);
     let waiter = other_node.session(Some(key.as_str()));
     let started = std::time::Instant::now();
-    assert!(matches!(waiter.load().await, Err(SessionError::LockTimeout(_))));
+    assert!(matches!(
+        waiter.load().await,
+        Err(SessionError::LockTimeout(_))
+    ));
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(!waiter.is_available().await);
 
@@ -161,11 +176,17 @@ pub async fn exclusive_expired_lease_refuses_commit(cache: &SharedCache) {
     fast.set_string("winner", "fast").await.unwrap();
 
     slow.set_string("winner", "slow").await.unwrap();
-    assert!(matches!(slow.finish(false).await, Err(SessionError::LockLost)));
+    assert!(matches!(
+        slow.finish(false).await,
+        Err(SessionError::LockLost)
+    ));
     fast.finish(false).await.unwrap();
 
     let check = seed_store.session(Some(key.as_str()));
-    assert_eq!(check.get_string("winner").await.unwrap().as_deref(), Some("fast"));
+    assert_eq!(
+        check.get_string("winner").await.unwrap().as_deref(),
+        Some("fast")
+    );
     check.finish(false).await.unwrap();
 }
 
@@ -179,12 +200,23 @@ pub async fn renew_and_purge(cache: &SharedCache) {
         panic!("renew must send the new key");
     };
     assert_ne!(new, old);
-    assert_eq!(cache.get(old.as_str()).await.unwrap(), None, "old entry removed");
+    assert_eq!(
+        cache.get(old.as_str()).await.unwrap(),
+        None,
+        "old entry removed"
+    );
     let renewed = store.session(Some(new.as_str()));
-    assert_eq!(renewed.get_string("seed").await.unwrap().as_deref(), Some("x"));
+    assert_eq!(
+        renewed.get_string("seed").await.unwrap().as_deref(),
+        Some("x")
+    );
     renewed.purge().await.unwrap();
     assert_eq!(renewed.finish(false).await.unwrap(), CookieAction::Remove);
-    assert_eq!(cache.get(new.as_str()).await.unwrap(), None, "purged entry removed");
+    assert_eq!(
+        cache.get(new.as_str()).await.unwrap(),
+        None,
+        "purged entry removed"
+    );
 }
 
 /// A corrupt stored payload gives an empty, usable session (no error, no panic), and a commit
@@ -194,7 +226,11 @@ pub async fn corrupt_payload_starts_empty(cache: &SharedCache) {
     let key = SessionKey::generate();
     let garbage = Bytes::from_static(b"\x07not an ASP.NET Core session payload");
     cache
-        .set(key.as_str(), garbage, &EntryOptions::sliding(Duration::from_secs(60)))
+        .set(
+            key.as_str(),
+            garbage,
+            &EntryOptions::sliding(Duration::from_secs(60)),
+        )
         .await
         .unwrap();
     let session = store.session(Some(key.as_str()));
