@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use deadpool::managed::PoolError;
+use deadpool::managed::{PoolError, TimeoutType};
 use redis::{FromRedisValue, RedisError, ScriptInvocation, Value};
 use session_core::{CacheError, DistributedCache, EntryOptions, LockToken, WriteCondition};
 
@@ -134,9 +134,18 @@ impl RedisCache {
     }
 
     fn pool_error(&self, operation: &'static str, e: PoolError<RedisError>) -> CacheError {
-        match (&e, self.backend.wait_timeout()) {
-            (PoolError::Timeout(_), Some(after)) => CacheError::Timeout { operation, after },
-            _ => CacheError::backend(operation, RedisCacheError::Pool(e)),
+        // Waiting for a free connection, connecting, or checking an idle connection took too
+        // long: report which limit ran out.
+        let timeouts = self.backend.timeouts();
+        let limit = match &e {
+            PoolError::Timeout(TimeoutType::Wait) => timeouts.wait,
+            PoolError::Timeout(TimeoutType::Create) => timeouts.create,
+            PoolError::Timeout(TimeoutType::Recycle) => timeouts.recycle,
+            _ => None,
+        };
+        match limit {
+            Some(after) => CacheError::Timeout { operation, after },
+            None => CacheError::backend(operation, RedisCacheError::Pool(e)),
         }
     }
 

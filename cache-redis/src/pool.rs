@@ -173,15 +173,15 @@ impl Backend {
         }
     }
 
-    /// The pool's wait timeout (reported in [`CacheError::Timeout`](session_core::CacheError::Timeout)).
-    pub(crate) fn wait_timeout(&self) -> Option<Duration> {
+    /// The pool's timeouts (reported in [`CacheError::Timeout`](session_core::CacheError::Timeout)).
+    pub(crate) fn timeouts(&self) -> deadpool::managed::Timeouts {
         match self {
-            Self::Standalone(p) => p.timeouts().wait,
-            Self::External(p) => p.timeouts().wait,
+            Self::Standalone(p) => p.timeouts(),
+            Self::External(p) => p.timeouts(),
             #[cfg(feature = "cluster")]
-            Self::Cluster(p) => p.timeouts().wait,
+            Self::Cluster(p) => p.timeouts(),
             #[cfg(feature = "cluster")]
-            Self::ExternalCluster(p) => p.timeouts().wait,
+            Self::ExternalCluster(p) => p.timeouts(),
         }
     }
 
