@@ -1,1 +1,559 @@
-//! Starts a private `redis-server` for tests (written by the Redis issue).
+//! Starts a private `redis-server` (or a 3-master Redis Cluster) for tests.
+//!
+//! * [`RedisServer::start`] runs `redis-server` without persistence in its own temporary
+//!   directory on a free loopback port (never 6379, where a shared Redis may listen), waits until
+//!   it answers `PING`, and kills it when dropped.
+//! * Without a `redis-server` binary it falls back to the external server in `REDIS_URL`; without
+//!   that it prints a loud notice and returns `None` — unless `REQUIRE_REDIS=1`, which turns the
+//!   missing server into a panic so CI cannot silently skip the Redis tests.
+//! * Fault injection: [`RedisServer::restart`] (same port, empty data set), [`RedisServer::freeze`]
+//!   and [`RedisServer::thaw`] (`SIGSTOP` / `SIGCONT` through the `kill` command, no unsafe code).
+//! * [`RedisServer::commandstats`] reads per-command call counts from `INFO commandstats`, which
+//!   tests use to count round trips.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a starting server may take to answer `PING` (generous: CI machines are slow).
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// The port a shared Redis may use on the machine; tests never touch it.
+const SHARED_PORT: u16 = 6379;
+
+/// Environment variable naming an external server used when `redis-server` is not installed.
+pub const REDIS_URL_ENV: &str = "REDIS_URL";
+/// Environment variable that makes a missing Redis a test failure instead of a skip.
+pub const REQUIRE_REDIS_ENV: &str = "REQUIRE_REDIS";
+
+/// True when `REQUIRE_REDIS=1`.
+#[must_use]
+pub fn redis_required() -> bool {
+    std::env::var(REQUIRE_REDIS_ENV).is_ok_and(|v| v == "1")
+}
+
+/// Reports that Redis is unavailable: panics when `REQUIRE_REDIS=1`, else prints a banner.
+fn unavailable(what: &str) {
+    assert!(
+        !redis_required(),
+        "{REQUIRE_REDIS_ENV}=1 but {what}: install redis-server (and redis-cli) or set {REDIS_URL_ENV}"
+    );
+    eprintln!(
+        "\n==================================================================\n\
+         ==  REDIS NOT AVAILABLE: {what}\n\
+         ==  Redis tests are SKIPPED. Install redis-server or set {REDIS_URL_ENV};\n\
+         ==  set {REQUIRE_REDIS_ENV}=1 to make this a failure.\n\
+         ==================================================================\n"
+    );
+}
+
+fn binary_exists(name: &str) -> bool {
+    Command::new(name)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A fresh, empty directory under the system temp dir, unique per process and call.
+fn unique_dir(tag: &str) -> std::io::Result<PathBuf> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir =
+        std::env::temp_dir().join(format!("sessions-{tag}-{}-{n}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// A loopback port that was free a moment ago (the OS picks it; never the shared 6379).
+fn free_port() -> std::io::Result<u16> {
+    loop {
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+            .local_addr()?
+            .port();
+        if port != SHARED_PORT {
+            return Ok(port);
+        }
+    }
+}
+
+/// A free port `p` whose cluster bus port `p + 10000` is free too.
+fn free_cluster_port() -> std::io::Result<u16> {
+    for _ in 0..1000 {
+        let port = free_port()?;
+        if port < 55_000
+            && port + 10_000 != SHARED_PORT
+            && TcpListener::bind((Ipv4Addr::LOCALHOST, port + 10_000)).is_ok()
+        {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::other(
+        "no free port pair for a cluster node",
+    ))
+}
+
+/// Spawns `redis-server` on `port` with data in `dir`, plus `extra` arguments.
+fn spawn_server(port: u16, dir: &Path, extra: &[&str]) -> std::io::Result<Child> {
+    let mut cmd = Command::new("redis-server");
+    cmd.arg("--port")
+        .arg(port.to_string())
+        .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .arg("--logfile")
+        .arg(dir.join("redis.log"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd.spawn()
+}
+
+/// Opens a client connection to `url`.
+async fn connect(url: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    redis::Client::open(url)?
+        .get_multiplexed_async_connection()
+        .await
+}
+
+/// Waits until the server at `url` answers `PING`, or `child` exits, or the start timeout passes.
+async fn wait_for_ping(url: &str, child: &mut Child) -> std::io::Result<()> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if let Ok(mut conn) = connect(url).await
+            && redis::cmd("PING")
+                .query_async::<String>(&mut conn)
+                .await
+                .is_ok()
+        {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            return Err(std::io::Error::other(format!(
+                "redis-server exited early with {status}"
+            )));
+        }
+        if Instant::now() > deadline {
+            return Err(std::io::Error::other("redis-server did not answer PING"));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Sends `kill -<signal> <pid>`.
+fn signal(child: &Child, signal: &str) -> std::io::Result<()> {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!("kill -{signal} failed")))
+    }
+}
+
+fn stop(child: &mut Child) {
+    // A frozen server ignores SIGKILL only until continued; kill works on stopped processes,
+    // but CONT first so it also releases its port promptly.
+    let _ = signal(child, "CONT");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Parses `INFO commandstats` text into `command -> calls`.
+fn parse_commandstats(info: &str) -> HashMap<String, u64> {
+    info.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("cmdstat_")?;
+            let (name, stats) = rest.split_once(':')?;
+            let calls = stats
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("calls="))?
+                .parse()
+                .ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .collect()
+}
+
+/// Per-command call counts of the server at `url` (`INFO commandstats`), excluding `info` itself.
+///
+/// # Errors
+/// If the server cannot be reached.
+pub async fn commandstats(url: &str) -> redis::RedisResult<HashMap<String, u64>> {
+    let mut conn = connect(url).await?;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await?;
+    let mut stats = parse_commandstats(&info);
+    stats.remove("info");
+    Ok(stats)
+}
+
+/// The change from `before` to `after` (commands whose count did not change are left out).
+#[must_use]
+pub fn commandstats_delta(
+    before: &HashMap<String, u64>,
+    after: &HashMap<String, u64>,
+) -> HashMap<String, u64> {
+    after
+        .iter()
+        .filter_map(|(name, &calls)| {
+            let delta = calls - before.get(name).copied().unwrap_or(0);
+            (delta > 0).then(|| (name.clone(), delta))
+        })
+        .collect()
+}
+
+/// A private `redis-server` process (or an external server from `REDIS_URL`).
+#[derive(Debug)]
+pub struct RedisServer {
+    port: u16,
+    url: String,
+    /// `None` for an external server.
+    private: Option<Private>,
+}
+
+#[derive(Debug)]
+struct Private {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl RedisServer {
+    /// Starts a private server, or uses `REDIS_URL`, or returns `None` after a loud notice
+    /// (panics instead when `REQUIRE_REDIS=1`).
+    ///
+    /// # Panics
+    /// When `REQUIRE_REDIS=1` and no server is available, or when `redis-server` exists but fails
+    /// to start.
+    pub async fn start() -> Option<Self> {
+        if !binary_exists("redis-server") {
+            if let Ok(url) = std::env::var(REDIS_URL_ENV) {
+                let port = url
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.split('/').next())
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(SHARED_PORT);
+                return Some(Self {
+                    port,
+                    url,
+                    private: None,
+                });
+            }
+            unavailable("no redis-server binary on PATH and REDIS_URL is not set");
+            return None;
+        }
+        match Self::start_private().await {
+            Ok(server) => Some(server),
+            Err(e) => panic!("redis-server is installed but could not be started: {e}"),
+        }
+    }
+
+    async fn start_private() -> std::io::Result<Self> {
+        let dir = unique_dir("redis")?;
+        let mut last_error = None;
+        // The port may be taken between probing and binding: try a few.
+        for _ in 0..5 {
+            let port = free_port()?;
+            let url = format!("redis://127.0.0.1:{port}");
+            let mut child = spawn_server(port, &dir, &[])?;
+            match wait_for_ping(&url, &mut child).await {
+                Ok(()) => {
+                    return Ok(Self {
+                        port,
+                        url,
+                        private: Some(Private { child, dir }),
+                    });
+                }
+                Err(e) => {
+                    stop(&mut child);
+                    last_error = Some(e);
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        Err(last_error.unwrap_or_else(|| std::io::Error::other("redis-server did not start")))
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The server's port.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// True for a server this process started (fault injection works only on those).
+    #[must_use]
+    pub fn is_private(&self) -> bool {
+        self.private.is_some()
+    }
+
+    fn private_mut(&mut self) -> std::io::Result<&mut Private> {
+        self.private.as_mut().ok_or_else(|| {
+            std::io::Error::other("fault injection needs a private redis-server, not REDIS_URL")
+        })
+    }
+
+    /// Kills the server and starts a new one on the same port (with an empty data set, as
+    /// persistence is off). Returns once the new server answers `PING`.
+    ///
+    /// # Errors
+    /// For an external server, or if the new process does not come up.
+    pub async fn restart(&mut self) -> std::io::Result<()> {
+        let port = self.port;
+        let url = self.url.clone();
+        let private = self.private_mut()?;
+        stop(&mut private.child);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let mut child = spawn_server(port, &private.dir, &[])?;
+            match wait_for_ping(&url, &mut child).await {
+                Ok(()) => {
+                    private.child = child;
+                    return Ok(());
+                }
+                // The old socket may linger briefly; retry until the deadline.
+                Err(_) if Instant::now() < deadline => {
+                    stop(&mut child);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => {
+                    stop(&mut child);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Stops the server process (`SIGSTOP`): connections stay open but nothing is answered.
+    ///
+    /// # Errors
+    /// For an external server, or if `kill` fails.
+    pub fn freeze(&mut self) -> std::io::Result<()> {
+        signal(&self.private_mut()?.child, "STOP")
+    }
+
+    /// Continues a frozen server (`SIGCONT`).
+    ///
+    /// # Errors
+    /// For an external server, or if `kill` fails.
+    pub fn thaw(&mut self) -> std::io::Result<()> {
+        signal(&self.private_mut()?.child, "CONT")
+    }
+
+    /// Per-command call counts (`INFO commandstats`, without `info`).
+    ///
+    /// # Errors
+    /// If the server cannot be reached.
+    pub async fn commandstats(&self) -> redis::RedisResult<HashMap<String, u64>> {
+        commandstats(&self.url).await
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(private) = &mut self.private {
+            stop(&mut private.child);
+            let _ = std::fs::remove_dir_all(&private.dir);
+        }
+    }
+}
+
+/// A private 3-master Redis Cluster (no replicas) on loopback ports, killed on drop.
+#[derive(Debug)]
+pub struct RedisCluster {
+    ports: Vec<u16>,
+    children: Vec<Child>,
+    dir: PathBuf,
+}
+
+impl RedisCluster {
+    /// Starts the cluster and waits for `cluster_state:ok` on every node; `None` (after a loud
+    /// notice) when `redis-server` or `redis-cli` is missing (panics when `REQUIRE_REDIS=1`).
+    ///
+    /// # Panics
+    /// When `REQUIRE_REDIS=1` and the binaries are missing, or when the cluster fails to form.
+    pub async fn start() -> Option<Self> {
+        if !binary_exists("redis-server") || !binary_exists("redis-cli") {
+            unavailable("redis-server / redis-cli needed for a private cluster are not on PATH");
+            return None;
+        }
+        match Self::start_private().await {
+            Ok(cluster) => Some(cluster),
+            Err(e) => panic!("could not start a private Redis Cluster: {e}"),
+        }
+    }
+
+    async fn start_private() -> std::io::Result<Self> {
+        let dir = unique_dir("redis-cluster")?;
+        let mut cluster = Self {
+            ports: Vec::new(),
+            children: Vec::new(),
+            dir,
+        };
+        for i in 0..3 {
+            let node_dir = cluster.dir.join(format!("node{i}"));
+            std::fs::create_dir_all(&node_dir)?;
+            let port = free_cluster_port()?;
+            let mut child = spawn_server(
+                port,
+                &node_dir,
+                &[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "5000",
+                ],
+            )?;
+            let waited = wait_for_ping(&format!("redis://127.0.0.1:{port}"), &mut child).await;
+            cluster.children.push(child);
+            waited?;
+            cluster.ports.push(port);
+        }
+        let nodes: Vec<String> = cluster
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let output = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()?;
+        if !output.status.success() {
+            return Err(std::io::Error::other(format!(
+                "redis-cli --cluster create failed: {}",
+                String::from_utf8_lossy(&output.stdout)
+            )));
+        }
+        cluster.wait_until_ok().await?;
+        Ok(cluster)
+    }
+
+    async fn wait_until_ok(&self) -> std::io::Result<()> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        for url in self.urls() {
+            loop {
+                let state = match connect(&url).await {
+                    Ok(mut conn) => redis::cmd("CLUSTER")
+                        .arg("INFO")
+                        .query_async::<String>(&mut conn)
+                        .await
+                        .unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                if state.lines().any(|l| l.trim() == "cluster_state:ok") {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    return Err(std::io::Error::other(format!(
+                        "cluster node {url} never reached cluster_state:ok"
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The node URLs (`redis://127.0.0.1:<port>`), usable as cluster seeds.
+    #[must_use]
+    pub fn urls(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}"))
+            .collect()
+    }
+
+    /// The node ports.
+    #[must_use]
+    pub fn ports(&self) -> &[u16] {
+        &self.ports
+    }
+
+    /// Call counts summed over all nodes (`INFO commandstats`, without `info`).
+    ///
+    /// # Errors
+    /// If a node cannot be reached.
+    pub async fn commandstats(&self) -> redis::RedisResult<HashMap<String, u64>> {
+        let mut total = HashMap::new();
+        for url in self.urls() {
+            for (name, calls) in commandstats(&url).await? {
+                *total.entry(name).or_insert(0) += calls;
+            }
+        }
+        Ok(total)
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            stop(child);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_commandstats() {
+        let info = "# Commandstats\r\ncmdstat_evalsha:calls=3,usec=10,usec_per_call=3.33,rejected_calls=0,failed_calls=0\r\ncmdstat_ping:calls=1,usec=1\r\n";
+        let stats = parse_commandstats(info);
+        assert_eq!(stats.get("evalsha"), Some(&3));
+        assert_eq!(stats.get("ping"), Some(&1));
+        assert_eq!(stats.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn server_starts_restarts_and_stops() {
+        let Some(mut server) = RedisServer::start().await else {
+            return;
+        };
+        assert_ne!(server.port(), SHARED_PORT);
+        let before = server.commandstats().await.unwrap();
+        let mut conn = connect(server.url()).await.unwrap();
+        let _: () = redis::cmd("SET")
+            .arg("k")
+            .arg("v")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let delta = commandstats_delta(&before, &server.commandstats().await.unwrap());
+        assert_eq!(delta.get("set"), Some(&1));
+        if server.is_private() {
+            server.restart().await.unwrap();
+            let mut conn = connect(server.url()).await.unwrap();
+            let v: Option<String> = redis::cmd("GET")
+                .arg("k")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(v, None, "no persistence: a restart empties the server");
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! [`RedisCacheBuilder`]: assembles a [`RedisCache`] from a [`RedisSource`] and
+//! [`RedisCacheOptions`].
+
+use std::time::Duration;
+
+use crate::cache::RedisCache;
+use crate::config::{RedisCacheOptions, RedisSource, ScriptMode, StackExchangeConfig};
+use crate::error::RedisConfigError;
+use crate::pool::Backend;
+
+/// Builds a [`RedisCache`]; start with [`RedisCache::builder`].
+///
+/// ```
+/// use cache_redis::RedisCache;
+///
+/// let cache = RedisCache::builder()
+///     .configuration("localhost:6379,defaultDatabase=2")
+///     .instance_name("App_")
+///     .pool_max_size(32)
+///     .build()
+///     .unwrap(); // connects lazily, on first use
+/// # let _ = cache;
+/// ```
+#[derive(Debug, Default)]
+#[must_use]
+pub struct RedisCacheBuilder {
+    source: Option<RedisSource>,
+    options: RedisCacheOptions,
+}
+
+impl RedisCacheBuilder {
+    /// Connects to a redis-rs URL (`redis://host:port/db`; `rediss://` with the `tls` feature).
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.source = Some(RedisSource::Url(url.into()));
+        self
+    }
+
+    /// Connects as a StackExchange.Redis configuration string says (`host:port,password=...`).
+    pub fn configuration(mut self, configuration: impl Into<String>) -> Self {
+        self.source = Some(RedisSource::Configuration(configuration.into()));
+        self
+    }
+
+    /// Uses an existing deadpool-redis pool (see [`RedisSource::Pool`] for the cost).
+    pub fn pool(mut self, pool: deadpool_redis::Pool) -> Self {
+        self.source = Some(RedisSource::Pool(pool));
+        self
+    }
+
+    /// Connects to a Redis Cluster through these seed URLs.
+    #[cfg(feature = "cluster")]
+    pub fn cluster_urls<S: Into<String>>(mut self, urls: impl IntoIterator<Item = S>) -> Self {
+        self.source = Some(RedisSource::ClusterUrls(
+            urls.into_iter().map(Into::into).collect(),
+        ));
+        self
+    }
+
+    /// Sets the connection source directly.
+    pub fn source(mut self, source: RedisSource) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// Replaces all options at once.
+    pub fn options(mut self, options: RedisCacheOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// See [`RedisCacheOptions::instance_name`].
+    pub fn instance_name(mut self, name: impl Into<String>) -> Self {
+        self.options.instance_name = name.into();
+        self
+    }
+
+    /// See [`RedisCacheOptions::pool_max_size`].
+    pub fn pool_max_size(mut self, size: usize) -> Self {
+        self.options.pool_max_size = size;
+        self
+    }
+
+    /// See [`RedisCacheOptions::pool_wait_timeout`].
+    pub fn pool_wait_timeout(mut self, timeout: Duration) -> Self {
+        self.options.pool_wait_timeout = timeout;
+        self
+    }
+
+    /// See [`RedisCacheOptions::connect_timeout`].
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.options.connect_timeout = timeout;
+        self
+    }
+
+    /// See [`RedisCacheOptions::response_timeout`].
+    pub fn response_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.options.response_timeout = timeout;
+        self
+    }
+
+    /// See [`RedisCacheOptions::idle_check_after`].
+    pub fn idle_check_after(mut self, after: Duration) -> Self {
+        self.options.idle_check_after = after;
+        self
+    }
+
+    /// See [`RedisCacheOptions::script_mode`].
+    pub fn script_mode(mut self, mode: ScriptMode) -> Self {
+        self.options.script_mode = mode;
+        self
+    }
+
+    /// Validates the configuration and creates the cache. No connection is opened yet.
+    ///
+    /// # Errors
+    /// A [`RedisConfigError`] for a missing source, a bad URL or configuration string, a zero
+    /// size or timeout, or TLS without the `tls` feature.
+    pub fn build(self) -> Result<RedisCache, RedisConfigError> {
+        let Self {
+            source,
+            mut options,
+        } = self;
+        options.validate()?;
+        let backend = match source.ok_or(RedisConfigError::MissingConnection)? {
+            RedisSource::Url(url) => Backend::standalone(&url, &options)?,
+            RedisSource::Configuration(text) => {
+                let config = StackExchangeConfig::parse(&text)?;
+                options.connect_timeout = config.connect_timeout.unwrap_or(options.connect_timeout);
+                match config.to_urls().as_slice() {
+                    [url] => Backend::standalone(url, &options)?,
+                    urls => return Err(RedisConfigError::MultipleEndpoints(urls.len())),
+                }
+            }
+            RedisSource::Pool(pool) => Backend::External(pool),
+            #[cfg(feature = "cluster")]
+            RedisSource::ClusterUrls(urls) => Backend::cluster(&urls, &options)?,
+            #[cfg(feature = "cluster")]
+            RedisSource::ClusterConfiguration(text) => {
+                let config = StackExchangeConfig::parse(&text)?;
+                options.connect_timeout = config.connect_timeout.unwrap_or(options.connect_timeout);
+                Backend::cluster(&config.to_urls(), &options)?
+            }
+            #[cfg(feature = "cluster")]
+            RedisSource::ClusterPool(pool) => Backend::ExternalCluster(pool),
+        };
+        Ok(RedisCache::from_parts(backend, options))
+    }
+}

@@ -1,0 +1,431 @@
+//! Configuration: [`RedisCacheOptions`] (plain settings with defaults in one place), where to
+//! connect ([`RedisSource`]), and the StackExchange.Redis configuration-string parser.
+
+use std::time::Duration;
+
+use crate::error::RedisConfigError;
+
+/// Whether the cache may use Lua scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ScriptMode {
+    /// Every operation is one atomic round trip (scripts run by `EVALSHA`). The default.
+    #[default]
+    Enabled,
+    /// For servers where `EVAL`/`EVALSHA` are disabled or forbidden by ACL. Guarantees weaken:
+    /// * `get` and `refresh` take **two** round trips (`HMGET`, then `PEXPIRE`), and a slide can
+    ///   race with a concurrent `set` (the slide may apply the old entry's sliding window to the
+    ///   new entry's key);
+    /// * `set` stays one atomic round trip (a `MULTI`/`HSET`/`PEXPIRE`/`EXEC` pipeline);
+    /// * `set_if`, `try_lock` and `unlock` are unavailable and fail with
+    ///   [`RedisCacheError::ScriptingDisabled`](crate::RedisCacheError::ScriptingDisabled)
+    ///   (so sessions must use last-write-wins concurrency).
+    Disabled,
+}
+
+/// Settings of a [`RedisCache`](crate::RedisCache). `Default` gives the documented defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisCacheOptions {
+    /// Prefix of every Redis key (.NET `RedisCacheOptions.InstanceName`, e.g. `"App_"`).
+    /// Default: empty.
+    pub instance_name: String,
+    /// Maximum number of pooled connections. Default: 16.
+    pub pool_max_size: usize,
+    /// How long an operation waits for a free pooled connection before failing with
+    /// [`CacheError::Timeout`](session_core::CacheError::Timeout). Default: 5 s.
+    pub pool_wait_timeout: Duration,
+    /// Timeout for establishing a connection (TCP, TLS and handshake). Default: 5 s.
+    pub connect_timeout: Duration,
+    /// Timeout for one reply on an established connection; `None` (the default) leaves this
+    /// to the session's IO timeout, which wraps every call.
+    pub response_timeout: Option<Duration>,
+    /// A pooled connection idle for at least this long is checked with a `PING` when taken
+    /// from the pool (an extra round trip); busier connections are used directly, and a
+    /// connection that fails is discarded. Default: 1 s.
+    pub idle_check_after: Duration,
+    /// Whether Lua scripts may be used. Default: [`ScriptMode::Enabled`].
+    pub script_mode: ScriptMode,
+}
+
+impl RedisCacheOptions {
+    /// Default [`pool_max_size`](Self::pool_max_size).
+    pub const DEFAULT_POOL_MAX_SIZE: usize = 16;
+    /// Default [`pool_wait_timeout`](Self::pool_wait_timeout).
+    pub const DEFAULT_POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Default [`connect_timeout`](Self::connect_timeout).
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Default [`idle_check_after`](Self::idle_check_after).
+    pub const DEFAULT_IDLE_CHECK_AFTER: Duration = Duration::from_secs(1);
+
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`RedisConfigError::Zero`] for a zero pool size or timeout.
+    pub fn validate(&self) -> Result<(), RedisConfigError> {
+        if self.pool_max_size == 0 {
+            return Err(RedisConfigError::Zero("pool_max_size"));
+        }
+        for (name, d) in [
+            ("pool_wait_timeout", Some(self.pool_wait_timeout)),
+            ("connect_timeout", Some(self.connect_timeout)),
+            ("response_timeout", self.response_timeout),
+        ] {
+            if d == Some(Duration::ZERO) {
+                return Err(RedisConfigError::Zero(name));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for RedisCacheOptions {
+    fn default() -> Self {
+        Self {
+            instance_name: String::new(),
+            pool_max_size: Self::DEFAULT_POOL_MAX_SIZE,
+            pool_wait_timeout: Self::DEFAULT_POOL_WAIT_TIMEOUT,
+            connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+            response_timeout: None,
+            idle_check_after: Self::DEFAULT_IDLE_CHECK_AFTER,
+            script_mode: ScriptMode::Enabled,
+        }
+    }
+}
+
+/// Where a [`RedisCache`](crate::RedisCache) connects.
+#[non_exhaustive]
+pub enum RedisSource {
+    /// A redis-rs URL: `redis://[user[:password]@]host[:port][/db]`, or `rediss://` with the
+    /// `tls` feature.
+    Url(String),
+    /// A StackExchange.Redis configuration string, as .NET and the guide use it:
+    /// `host:port[,password=...][,user=...][,ssl=true][,defaultDatabase=N][,connectTimeout=ms]`
+    /// (see [`StackExchangeConfig::parse`]).
+    Configuration(String),
+    /// An existing deadpool-redis pool. It recycles connections with its own `PING` on every
+    /// checkout, which costs one extra round trip per operation; prefer [`Url`](Self::Url).
+    /// Pool size and timeouts are the pool's own; [`RedisCacheOptions`] pool settings are ignored.
+    Pool(deadpool_redis::Pool),
+    /// Redis Cluster seed node URLs.
+    #[cfg(feature = "cluster")]
+    ClusterUrls(Vec<String>),
+    /// Redis Cluster seeds as a StackExchange.Redis configuration string (all endpoints are seeds).
+    #[cfg(feature = "cluster")]
+    ClusterConfiguration(String),
+    /// An existing deadpool-redis cluster pool (recycles with a `PING` per checkout, as above).
+    #[cfg(feature = "cluster")]
+    ClusterPool(deadpool_redis::cluster::Pool),
+}
+
+impl std::fmt::Debug for RedisSource {
+    // Hand-written so that passwords in URLs and configuration strings never reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Url(_) => f.write_str("Url(..)"),
+            Self::Configuration(_) => f.write_str("Configuration(..)"),
+            Self::Pool(_) => f.write_str("Pool(..)"),
+            #[cfg(feature = "cluster")]
+            Self::ClusterUrls(urls) => write!(f, "ClusterUrls({} seeds)", urls.len()),
+            #[cfg(feature = "cluster")]
+            Self::ClusterConfiguration(_) => f.write_str("ClusterConfiguration(..)"),
+            #[cfg(feature = "cluster")]
+            Self::ClusterPool(_) => f.write_str("ClusterPool(..)"),
+        }
+    }
+}
+
+/// A parsed StackExchange.Redis configuration string.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StackExchangeConfig {
+    /// `host:port` endpoints, in order (port defaults to 6379, or 6380 with `ssl=true`).
+    pub endpoints: Vec<(String, u16)>,
+    /// `user=`.
+    pub user: Option<String>,
+    /// `password=`.
+    pub password: Option<String>,
+    /// `ssl=true`.
+    pub ssl: bool,
+    /// `defaultDatabase=`.
+    pub default_database: Option<i64>,
+    /// `connectTimeout=` (milliseconds in the string).
+    pub connect_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for StackExchangeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackExchangeConfig")
+            .field("endpoints", &self.endpoints)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("ssl", &self.ssl)
+            .field("default_database", &self.default_database)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
+}
+
+/// StackExchange.Redis options that are accepted and ignored: they tune that client's own
+/// behaviour and have no equivalent (or no effect) here.
+const IGNORED_OPTIONS: &[&str] = &[
+    "abortconnect",
+    "allowadmin",
+    "asynctimeout",
+    "checkcertificaterevocation",
+    "configcheckseconds",
+    "connectretry",
+    "keepalive",
+    "name",
+    "resolvedns",
+    "responsetimeout",
+    "synctimeout",
+    "tiebreaker",
+    "version",
+];
+
+impl StackExchangeConfig {
+    /// Parses `host:port[,host:port...][,option=value...]`. Option names are case-insensitive
+    /// as in StackExchange.Redis; unknown options are refused rather than silently ignored.
+    ///
+    /// # Errors
+    /// A [`RedisConfigError`] naming the offending part (never echoing a password).
+    pub fn parse(text: &str) -> Result<Self, RedisConfigError> {
+        let mut config = Self {
+            endpoints: Vec::new(),
+            user: None,
+            password: None,
+            ssl: false,
+            default_database: None,
+            connect_timeout: None,
+        };
+        let mut raw_endpoints = Vec::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((name, value)) = part.split_once('=') else {
+                raw_endpoints.push(part);
+                continue;
+            };
+            let value = value.trim();
+            match name.trim().to_ascii_lowercase().as_str() {
+                "password" => config.password = Some(value.to_owned()),
+                "user" => config.user = Some(value.to_owned()),
+                "ssl" => config.ssl = parse_bool("ssl", value)?,
+                "defaultdatabase" => {
+                    config.default_database = Some(
+                        value
+                            .parse()
+                            .ok()
+                            .filter(|db: &i64| *db >= 0)
+                            .ok_or_else(|| invalid("defaultDatabase", value))?,
+                    );
+                }
+                "connecttimeout" => {
+                    let ms: u64 = value
+                        .parse()
+                        .ok()
+                        .filter(|ms| *ms > 0)
+                        .ok_or_else(|| invalid("connectTimeout", value))?;
+                    config.connect_timeout = Some(Duration::from_millis(ms));
+                }
+                other if IGNORED_OPTIONS.contains(&other) => {}
+                _ => return Err(RedisConfigError::UnknownOption(name.trim().to_owned())),
+            }
+        }
+        if raw_endpoints.is_empty() {
+            return Err(RedisConfigError::NoEndpoint);
+        }
+        let default_port = if config.ssl { 6380 } else { 6379 };
+        config.endpoints = raw_endpoints
+            .into_iter()
+            .map(|e| parse_endpoint(e, default_port))
+            .collect::<Result<_, _>>()?;
+        Ok(config)
+    }
+
+    /// One redis-rs URL per endpoint, carrying credentials, TLS and database.
+    #[must_use]
+    pub fn to_urls(&self) -> Vec<String> {
+        let scheme = if self.ssl { "rediss" } else { "redis" };
+        let auth = match (&self.user, &self.password) {
+            (None, None) => String::new(),
+            (user, password) => format!(
+                "{}{}@",
+                percent_encode(user.as_deref().unwrap_or("")),
+                password
+                    .as_deref()
+                    .map(|p| format!(":{}", percent_encode(p)))
+                    .unwrap_or_default()
+            ),
+        };
+        let db = self
+            .default_database
+            .map(|db| format!("/{db}"))
+            .unwrap_or_default();
+        self.endpoints
+            .iter()
+            .map(|(host, port)| {
+                let host = if host.contains(':') {
+                    format!("[{host}]")
+                } else {
+                    host.clone()
+                };
+                format!("{scheme}://{auth}{host}:{port}{db}")
+            })
+            .collect()
+    }
+}
+
+fn invalid(option: &'static str, value: &str) -> RedisConfigError {
+    RedisConfigError::InvalidValue {
+        option,
+        value: value.to_owned(),
+    }
+}
+
+fn parse_bool(option: &'static str, value: &str) -> Result<bool, RedisConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(option, value)),
+    }
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`.
+fn parse_endpoint(text: &str, default_port: u16) -> Result<(String, u16), RedisConfigError> {
+    let bad = || RedisConfigError::InvalidEndpoint(text.to_owned());
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+        match after.strip_prefix(':') {
+            Some(port) => (host, Some(port)),
+            None if after.is_empty() => (host, None),
+            None => return Err(bad()),
+        }
+    } else {
+        match text.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text, None),
+        }
+    };
+    let valid_host = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
+    if !valid_host {
+        return Err(bad());
+    }
+    let port = match port {
+        None => default_port,
+        Some(p) => p.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?,
+    };
+    Ok((host.to_owned(), port))
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (for URL userinfo).
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_guide_form() {
+        let c = StackExchangeConfig::parse("localhost:6379").unwrap();
+        assert_eq!(c.endpoints, vec![("localhost".to_owned(), 6379)]);
+        assert_eq!(c.to_urls(), vec!["redis://localhost:6379".to_owned()]);
+    }
+
+    #[test]
+    fn parses_options() {
+        let c = StackExchangeConfig::parse(
+            "redis.example:7000, password=p@ss:w , SSL=True,defaultDatabase=3,abortConnect=false,connectTimeout=2500",
+        )
+        .unwrap();
+        assert_eq!(c.endpoints, vec![("redis.example".to_owned(), 7000)]);
+        assert_eq!(c.password.as_deref(), Some("p@ss:w"));
+        assert!(c.ssl);
+        assert_eq!(c.default_database, Some(3));
+        assert_eq!(c.connect_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(
+            c.to_urls(),
+            vec!["rediss://:p%40ss%3Aw@redis.example:7000/3".to_owned()]
+        );
+        assert!(!format!("{c:?}").contains("p@ss"));
+    }
+
+    #[test]
+    fn default_ports_and_ipv6() {
+        let c = StackExchangeConfig::parse("a,b:1,[::1]:2,[::1],ssl=true").unwrap();
+        assert_eq!(
+            c.endpoints,
+            vec![
+                ("a".to_owned(), 6380),
+                ("b".to_owned(), 1),
+                ("::1".to_owned(), 2),
+                ("::1".to_owned(), 6380)
+            ]
+        );
+        assert_eq!(c.to_urls()[2], "rediss://[::1]:2");
+    }
+
+    #[test]
+    fn bad_input_is_typed() {
+        assert!(matches!(
+            StackExchangeConfig::parse(""),
+            Err(RedisConfigError::NoEndpoint)
+        ));
+        assert!(matches!(
+            StackExchangeConfig::parse("password=x"),
+            Err(RedisConfigError::NoEndpoint)
+        ));
+        assert!(matches!(
+            StackExchangeConfig::parse("h:notaport"),
+            Err(RedisConfigError::InvalidEndpoint(_))
+        ));
+        assert!(matches!(
+            StackExchangeConfig::parse("h:0"),
+            Err(RedisConfigError::InvalidEndpoint(_))
+        ));
+        assert!(matches!(
+            StackExchangeConfig::parse("h/x:1"),
+            Err(RedisConfigError::InvalidEndpoint(_))
+        ));
+        assert!(matches!(
+            StackExchangeConfig::parse("h,ssl=maybe"),
+            Err(RedisConfigError::InvalidValue { option: "ssl", .. })
+        ));
+        assert!(matches!(
+            StackExchangeConfig::parse("h,defaultDatabase=-1"),
+            Err(RedisConfigError::InvalidValue { .. })
+        ));
+        assert!(matches!(
+            StackExchangeConfig::parse("h,frobnicate=1"),
+            Err(RedisConfigError::UnknownOption(o)) if o == "frobnicate"
+        ));
+    }
+
+    #[test]
+    fn options_validate() {
+        assert!(RedisCacheOptions::default().validate().is_ok());
+        let zero = RedisCacheOptions {
+            pool_max_size: 0,
+            ..RedisCacheOptions::default()
+        };
+        assert!(matches!(
+            zero.validate(),
+            Err(RedisConfigError::Zero("pool_max_size"))
+        ));
+        let zero = RedisCacheOptions {
+            response_timeout: Some(Duration::ZERO),
+            ..RedisCacheOptions::default()
+        };
+        assert!(zero.validate().is_err());
+    }
+}

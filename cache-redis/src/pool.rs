@@ -1,0 +1,288 @@
+//! Connection pools: our own deadpool managers (no round trip on checkout for busy
+//! connections) and deadpool-redis pools supplied by the user, behind one [`Backend`].
+
+use std::time::Duration;
+
+use deadpool::managed::{self, Metrics, Object, Pool, PoolError, RecycleResult};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
+
+use crate::config::RedisCacheOptions;
+use crate::error::RedisConfigError;
+
+/// `PING`s a connection that sat idle for `after` or longer. deadpool-redis' own managers `PING`
+/// on every checkout, which doubles the round trips of a one-command operation; skipping the
+/// check for recently used connections keeps operations at one round trip under load, while a
+/// connection that idled long enough to have been cut (server restart, idle timeout, NAT) is
+/// verified before use. A connection that fails anyway is discarded by the caller.
+async fn check_if_idle<C: ConnectionLike + Send>(
+    conn: &mut C,
+    metrics: &Metrics,
+    after: Duration,
+) -> RecycleResult<RedisError> {
+    if metrics.last_used() < after {
+        return Ok(());
+    }
+    redis::cmd("PING").query_async::<()>(conn).await?;
+    Ok(())
+}
+
+/// Creates standalone multiplexed connections.
+pub(crate) struct StandaloneManager {
+    client: redis::Client,
+    config: redis::AsyncConnectionConfig,
+    idle_check_after: Duration,
+}
+
+impl managed::Manager for StandaloneManager {
+    type Type = MultiplexedConnection;
+    type Error = RedisError;
+
+    async fn create(&self) -> Result<MultiplexedConnection, RedisError> {
+        self.client
+            .get_multiplexed_async_connection_with_config(&self.config)
+            .await
+    }
+
+    async fn recycle(
+        &self,
+        conn: &mut MultiplexedConnection,
+        metrics: &Metrics,
+    ) -> RecycleResult<RedisError> {
+        check_if_idle(conn, metrics, self.idle_check_after).await
+    }
+}
+
+/// Creates cluster connections (which follow slot moves and reconnect to nodes by themselves).
+#[cfg(feature = "cluster")]
+pub(crate) struct ClusterManager {
+    client: redis::cluster::ClusterClient,
+    idle_check_after: Duration,
+}
+
+#[cfg(feature = "cluster")]
+impl managed::Manager for ClusterManager {
+    type Type = redis::cluster_async::ClusterConnection;
+    type Error = RedisError;
+
+    async fn create(&self) -> Result<Self::Type, RedisError> {
+        self.client.get_async_connection().await
+    }
+
+    async fn recycle(&self, conn: &mut Self::Type, metrics: &Metrics) -> RecycleResult<RedisError> {
+        check_if_idle(conn, metrics, self.idle_check_after).await
+    }
+}
+
+fn build_pool<M: managed::Manager>(
+    manager: M,
+    options: &RedisCacheOptions,
+) -> Result<Pool<M>, RedisConfigError> {
+    Pool::builder(manager)
+        .max_size(options.pool_max_size)
+        .wait_timeout(Some(options.pool_wait_timeout))
+        .create_timeout(Some(options.connect_timeout))
+        .recycle_timeout(Some(options.connect_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(RedisConfigError::Pool)
+}
+
+fn check_tls(url: &str) -> Result<(), RedisConfigError> {
+    if url.starts_with("rediss://") && !cfg!(feature = "tls") {
+        return Err(RedisConfigError::TlsNotEnabled);
+    }
+    Ok(())
+}
+
+/// Where connections come from.
+pub(crate) enum Backend {
+    Standalone(Pool<StandaloneManager>),
+    External(deadpool_redis::Pool),
+    #[cfg(feature = "cluster")]
+    Cluster(Pool<ClusterManager>),
+    #[cfg(feature = "cluster")]
+    ExternalCluster(deadpool_redis::cluster::Pool),
+}
+
+impl Backend {
+    /// A pool of standalone connections to `url`.
+    pub(crate) fn standalone(
+        url: &str,
+        options: &RedisCacheOptions,
+    ) -> Result<Self, RedisConfigError> {
+        check_tls(url)?;
+        let client = redis::Client::open(url).map_err(RedisConfigError::InvalidUrl)?;
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(options.connect_timeout))
+            .set_response_timeout(options.response_timeout);
+        let manager = StandaloneManager {
+            client,
+            config,
+            idle_check_after: options.idle_check_after,
+        };
+        Ok(Self::Standalone(build_pool(manager, options)?))
+    }
+
+    /// A pool of cluster connections seeded by `urls`.
+    #[cfg(feature = "cluster")]
+    pub(crate) fn cluster(
+        urls: &[String],
+        options: &RedisCacheOptions,
+    ) -> Result<Self, RedisConfigError> {
+        for url in urls {
+            check_tls(url)?;
+        }
+        let mut builder = redis::cluster::ClusterClient::builder(urls.iter().map(String::as_str))
+            .connection_timeout(options.connect_timeout);
+        if let Some(t) = options.response_timeout {
+            builder = builder.response_timeout(t);
+        }
+        let client = builder.build().map_err(RedisConfigError::InvalidUrl)?;
+        let manager = ClusterManager {
+            client,
+            idle_check_after: options.idle_check_after,
+        };
+        Ok(Self::Cluster(build_pool(manager, options)?))
+    }
+
+    /// Takes a connection (waiting at most the pool's wait timeout).
+    pub(crate) async fn get(&self) -> Result<Conn, PoolError<RedisError>> {
+        Ok(match self {
+            Self::Standalone(p) => Conn::Standalone(p.get().await?),
+            Self::External(p) => Conn::External(p.get().await?),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(p) => Conn::Cluster(p.get().await?),
+            #[cfg(feature = "cluster")]
+            Self::ExternalCluster(p) => Conn::ExternalCluster(p.get().await?),
+        })
+    }
+
+    /// Closes every idle pooled connection. Called when a connection turned out to be dead:
+    /// the usual cause (a server restart, a network cut) killed its idle siblings too, and
+    /// dropping them now lets the next operations, including those that cannot be retried,
+    /// start on fresh connections. In-use connections are handled by their own callers.
+    pub(crate) fn purge_idle(&self) {
+        match self {
+            Self::Standalone(p) => drop(p.retain(|_, _| false)),
+            Self::External(p) => drop(p.retain(|_, _| false)),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(p) => drop(p.retain(|_, _| false)),
+            #[cfg(feature = "cluster")]
+            Self::ExternalCluster(p) => drop(p.retain(|_, _| false)),
+        }
+    }
+
+    /// The pool's timeouts (reported in [`CacheError::Timeout`](session_core::CacheError::Timeout)).
+    pub(crate) fn timeouts(&self) -> deadpool::managed::Timeouts {
+        match self {
+            Self::Standalone(p) => p.timeouts(),
+            Self::External(p) => p.timeouts(),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(p) => p.timeouts(),
+            #[cfg(feature = "cluster")]
+            Self::ExternalCluster(p) => p.timeouts(),
+        }
+    }
+
+    /// `(size, available)` of the pool, for `Debug`.
+    fn status(&self) -> (usize, usize) {
+        let s = match self {
+            Self::Standalone(p) => p.status(),
+            Self::External(p) => p.status(),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(p) => p.status(),
+            #[cfg(feature = "cluster")]
+            Self::ExternalCluster(p) => p.status(),
+        };
+        (s.size, s.available)
+    }
+
+    /// A short name of the backend kind.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::Standalone(_) => "standalone",
+            Self::External(_) => "deadpool-redis pool",
+            #[cfg(feature = "cluster")]
+            Self::Cluster(_) => "cluster",
+            #[cfg(feature = "cluster")]
+            Self::ExternalCluster(_) => "deadpool-redis cluster pool",
+        }
+    }
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (size, available) = self.status();
+        f.debug_struct("Backend")
+            .field("kind", &self.kind())
+            .field("size", &size)
+            .field("available", &available)
+            .finish()
+    }
+}
+
+/// A pooled connection of any backend.
+pub(crate) enum Conn {
+    Standalone(Object<StandaloneManager>),
+    External(deadpool_redis::Connection),
+    #[cfg(feature = "cluster")]
+    Cluster(Object<ClusterManager>),
+    #[cfg(feature = "cluster")]
+    ExternalCluster(deadpool_redis::cluster::Connection),
+}
+
+impl Conn {
+    /// Removes the connection from its pool and closes it (after a connection-level error), so
+    /// the next checkout opens a fresh one instead of failing on the same dead socket.
+    pub(crate) fn discard(self) {
+        match self {
+            Self::Standalone(o) => drop(Object::take(o)),
+            Self::External(c) => drop(deadpool_redis::Connection::take(c)),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(o) => drop(Object::take(o)),
+            #[cfg(feature = "cluster")]
+            Self::ExternalCluster(c) => drop(deadpool_redis::cluster::Connection::take(c)),
+        }
+    }
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Standalone(c) => (**c).req_packed_command(cmd),
+            Self::External(c) => c.req_packed_command(cmd),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(c) => (**c).req_packed_command(cmd),
+            #[cfg(feature = "cluster")]
+            Self::ExternalCluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Standalone(c) => (**c).req_packed_commands(cmd, offset, count),
+            Self::External(c) => c.req_packed_commands(cmd, offset, count),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(c) => (**c).req_packed_commands(cmd, offset, count),
+            #[cfg(feature = "cluster")]
+            Self::ExternalCluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Standalone(c) => c.get_db(),
+            Self::External(c) => c.get_db(),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(c) => c.get_db(),
+            #[cfg(feature = "cluster")]
+            Self::ExternalCluster(c) => c.get_db(),
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! Shared test support: a private server per test binary and caches with unique instance names.
+#![allow(dead_code)]
+// each test binary uses a different subset
+// Test helpers outside #[test] fns: a failed setup must fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use cache_redis::{RedisCache, RedisCacheBuilder};
+#[allow(unused_imports)] // not every test binary counts commands
+pub use integration_tests::redis_server::{RedisServer, commandstats_delta};
+
+/// A unique instance name, so tests sharing a server never see each other's keys.
+pub fn unique_instance(tag: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{tag}-{}-{}_",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A builder on `server` with a unique instance name.
+pub fn builder(server: &RedisServer, tag: &str) -> RedisCacheBuilder {
+    RedisCache::builder()
+        .url(server.url())
+        .instance_name(unique_instance(tag))
+}
+
+/// A raw redis-rs connection for inspecting and planting stored data.
+pub async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
