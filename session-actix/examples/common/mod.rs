@@ -89,6 +89,12 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// The environment variable `name`, or `default` when it is unset or empty.
+#[allow(dead_code)] // not every example has settings of its own
+pub fn env_or(name: &str, default: &str) -> String {
+    var(name).unwrap_or_else(|| default.to_owned())
+}
+
 /// `SESSION_COOKIE_KEY`: standard base64 of exactly 64 bytes.
 fn parse_key(b64: &str) -> Result<Key, BoxError> {
     let bytes = base64::engine::general_purpose::STANDARD
