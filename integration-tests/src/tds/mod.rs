@@ -7,5 +7,6 @@
 //! * a [`SqlEngine`](engine::SqlEngine) that executes the statements it recognises.
 pub mod engine;
 pub mod server;
+pub mod sql_cache;
 pub mod sqlcache_engine;
 mod wire;
