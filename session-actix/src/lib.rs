@@ -84,3 +84,8 @@ pub use session_core::{
     CacheError, ConcurrencyMode, CookieAction, SessionError, SessionKey, SessionOptions,
     SharedCache,
 };
+
+/// The workspace README's Rust snippets, compiled as doc-tests so the README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
