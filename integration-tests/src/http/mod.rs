@@ -3,7 +3,7 @@
 //!
 //! A provider runs it from one test file:
 //!
-//! ```ignore
+//! ```no_run
 //! use session_core::conformance::Harness;
 //!
 //! async fn factory() -> Option<Harness> {
@@ -11,6 +11,7 @@
 //! }
 //!
 //! integration_tests::http_acceptance_suite!(factory);
+//! # fn main() {}
 //! ```
 //!
 //! The factory is the same as for the conformance suite (`session_core::conformance`):
