@@ -159,8 +159,8 @@ impl RedisCache {
         }
     }
 
-    /// Sends `request` on a pooled connection. A connection that fails at the connection level
-    /// is discarded together with its idle siblings; [`Retry::Idempotent`] requests are then sent
+    /// Sends `request` on a pooled connection. When a connection fails at the connection level
+    /// (or times out) the pool's idle connections are dropped; [`Retry::Idempotent`] requests are then sent
     /// once more on a fresh connection, so the first operation after a server restart succeeds
     /// instead of tripping over the dead socket.
     async fn exec<T: FromRedisValue>(
@@ -185,11 +185,12 @@ impl RedisCache {
                 Ok(value) => return Ok(value),
                 Err(e) => e,
             };
+            drop(conn);
             let dead = is_dead_connection(&error);
+            // A timeout leaves a multiplexed connection usable (a late reply is matched to its
+            // abandoned request and dropped), but a peer that vanished without a reset shows
+            // only timeouts: start the next operations on fresh connections either way.
             if dead || error.is_timeout() {
-                conn.discard();
-            }
-            if dead {
                 self.backend.purge_idle();
             }
             if dead && retry == Retry::Idempotent && !retried {
@@ -354,9 +355,15 @@ impl DistributedCache for RedisCache {
                 ));
             }
         };
+        // KEYS[2] is read only by the `lock` condition; the others pass the entry key again
+        // (same slot, no lock-key computation on the optimistic hot path).
+        let second_key = match condition {
+            WriteCondition::LockHeld(_) => lock_key(&redis_key),
+            _ => redis_key.clone(),
+        };
         let mut invocation = scripts::SET_IF.key(&redis_key);
         invocation
-            .key(lock_key(&redis_key))
+            .key(second_key)
             .arg(fields.absolute_ticks)
             .arg(fields.sliding_ticks)
             .arg(fields.ttl_arg())

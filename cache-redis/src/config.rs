@@ -29,7 +29,9 @@ pub struct RedisCacheOptions {
     /// Prefix of every Redis key (.NET `RedisCacheOptions.InstanceName`, e.g. `"App_"`).
     /// Default: empty.
     pub instance_name: String,
-    /// Maximum number of pooled connections. Default: 16.
+    /// Maximum number of pooled connections. Connections are multiplexed and an operation
+    /// borrows one only to clone its handle, so few are opened even under high concurrency.
+    /// Default: 16.
     pub pool_max_size: usize,
     /// How long an operation waits for a free pooled connection before failing with
     /// [`CacheError::Timeout`](session_core::CacheError::Timeout). Default: 5 s.
@@ -41,7 +43,7 @@ pub struct RedisCacheOptions {
     pub response_timeout: Option<Duration>,
     /// A pooled connection idle for at least this long is checked with a `PING` when taken
     /// from the pool (an extra round trip); busier connections are used directly, and a
-    /// connection that fails is discarded. Default: 1 s.
+    /// connection that fails is dropped. Default: 1 s.
     pub idle_check_after: Duration,
     /// Whether Lua scripts may be used. Default: [`ScriptMode::Enabled`].
     pub script_mode: ScriptMode,

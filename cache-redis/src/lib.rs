@@ -75,10 +75,13 @@
 //! After a restart or `SCRIPT FLUSH` the first call of each script gets `NOSCRIPT`; redis-rs then
 //! loads it (`SCRIPT LOAD`) and retries, transparently (3 round trips, once).
 //!
+//! Connections are multiplexed and shared: an operation borrows a pooled connection only to
+//! clone its handle, so concurrent operations pipeline their commands over a few sockets (fewer
+//! syscalls on both ends; this is what lets one process outrun per-request connections).
 //! Pooled connections are not `PING`ed on checkout unless idle for
 //! [`RedisCacheOptions::idle_check_after`] (deadpool-redis' own pools `PING` on every checkout,
-//! which would double every round trip). A connection that fails at the connection level is
-//! discarded together with the pool's idle connections (a restart killed them too); idempotent
+//! which would double every round trip). When a connection fails at the connection level (or
+//! times out), the pool's idle connections are dropped (a restart killed them too); idempotent
 //! operations (`get`, `refresh`, `set`, `remove`, `try_lock`, `unlock`,
 //! `set_if(LockHeld)`) are then re-sent once on a fresh connection, so the first operations
 //! after a Redis restart succeed. `set_if(Absent | ValueEquals)` is never re-sent — if the first

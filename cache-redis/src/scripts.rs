@@ -77,7 +77,7 @@ return 1"
     ))
 });
 
-/// `set_if`. KEYS: entry, lock. ARGV: absexp, sldexp, ttl, data, now, condition
+/// `set_if`. KEYS: entry, lock (the entry again unless the condition is `lock`). ARGV: absexp, sldexp, ttl, data, now, condition
 /// (`absent` | `equals` | `lock`), operand. Returns `{1}` (written), `{0}` (condition false) or
 /// a corrupt status as [`GET`] does.
 pub(crate) static SET_IF: LazyLock<Script> = LazyLock::new(|| {

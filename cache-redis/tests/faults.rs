@@ -1,4 +1,4 @@
-//! Faults on a private server: restart, freeze (SIGSTOP), pool exhaustion.
+//! Faults on a private server: restart, freeze (SIGSTOP), pool exhaustion, shared connections.
 // Test helpers outside #[test] fns: a failed setup must fail the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -164,32 +164,36 @@ async fn a_response_timeout_fails_the_call_and_recovers_after_thaw() {
         .unwrap();
 }
 
+/// Our own pools cannot run dry under load: an operation borrows a (multiplexed) connection
+/// only to clone its handle. A pool can still be exhausted when it is shared with the
+/// application (`RedisCache::from_pool`) and the application holds every connection: then the
+/// operation waits at most the pool's wait timeout and fails with a typed timeout.
 #[tokio::test]
 async fn an_exhausted_pool_fails_with_a_timeout() {
-    let Some(mut server) = common::RedisServer::start().await else {
+    use cache_redis::deadpool_redis::{Config, PoolConfig, Runtime, Timeouts};
+    let Some(server) = common::RedisServer::start().await else {
         return;
     };
-    if !server.is_private() {
-        eprintln!("REDIS_URL server: freeze test needs a private redis-server; not run");
-        return;
-    }
     let wait = Duration::from_millis(300);
-    let cache = Arc::new(
-        common::builder(&server, "faults")
-            .pool_max_size(1)
-            .pool_wait_timeout(wait)
-            .build()
-            .unwrap(),
-    );
-    cache.ping().await.unwrap();
-    server.freeze().unwrap();
-    // The only connection is held by a call stuck on the frozen server ...
-    let stuck = tokio::spawn({
-        let cache = Arc::clone(&cache);
-        async move { cache.ping().await }
+    let mut config = Config::from_url(server.url());
+    config.pool = Some(PoolConfig {
+        max_size: 1,
+        timeouts: Timeouts {
+            wait: Some(wait),
+            ..Timeouts::default()
+        },
+        ..PoolConfig::default()
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    // ... so the next call waits for the pool, boundedly.
+    let pool = config.create_pool(Some(Runtime::Tokio1)).unwrap();
+    let options = cache_redis::RedisCacheOptions {
+        instance_name: common::unique_instance("faults"),
+        ..cache_redis::RedisCacheOptions::default()
+    };
+    let cache = cache_redis::RedisCache::from_pool(pool.clone(), options).unwrap();
+    cache.ping().await.unwrap();
+    // The application holds the only connection ...
+    let held = pool.get().await.unwrap();
+    // ... so the cache waits for the pool, boundedly.
     let started = Instant::now();
     let err = cache.get("k").await.unwrap_err();
     let waited = started.elapsed();
@@ -202,9 +206,51 @@ async fn an_exhausted_pool_fails_with_a_timeout() {
         waited >= wait && waited < wait + Duration::from_secs(1),
         "{waited:?}"
     );
-    server.thaw().unwrap();
-    stuck.await.unwrap().unwrap();
+    drop(held);
     cache.get("k").await.unwrap();
+}
+
+/// Concurrent operations share the pool's multiplexed connections instead of holding one each:
+/// with the server frozen, 8 operations in flight on a pool of 2 connections wait for the
+/// server, not for the pool (which would fail 6 of them after its 50 ms wait timeout), and all
+/// succeed after the thaw.
+#[tokio::test]
+async fn concurrent_operations_share_connections() {
+    let Some(mut server) = common::RedisServer::start().await else {
+        return;
+    };
+    if !server.is_private() {
+        eprintln!("REDIS_URL server: freeze test needs a private redis-server; not run");
+        return;
+    }
+    let cache = Arc::new(
+        common::builder(&server, "faults")
+            .pool_max_size(2)
+            .pool_wait_timeout(Duration::from_millis(50))
+            .build()
+            .unwrap(),
+    );
+    cache
+        .set("k", Bytes::from_static(b"v"), &EntryOptions::new())
+        .await
+        .unwrap();
+    server.freeze().unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let cache = Arc::clone(&cache);
+            tokio::spawn(async move { cache.get("k").await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.thaw().unwrap();
+    for task in tasks {
+        let value = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(value.as_deref(), Some(&b"v"[..]));
+    }
 }
 
 #[tokio::test]
