@@ -13,7 +13,8 @@ use session_core::{
     WriteCondition,
 };
 
-use crate::entry::{EntryExpiry, StoredEntry, entry_weight, moka_weight};
+use crate::entry::{EntryExpiry, StoredEntry, entry_weight};
+use crate::key::EntryKey;
 use crate::lease::{Lease, LeaseExpiry};
 use crate::options::{MemoryCacheBuilder, MemoryCacheOptions};
 use crate::stripes::KeyStripes;
@@ -36,7 +37,7 @@ use crate::stripes::KeyStripes;
 /// * **Locks** live in a second map, separate from entries, and expire with their lease.
 #[derive(Clone)]
 pub struct MemoryCache {
-    entries: Cache<String, StoredEntry>,
+    entries: Cache<EntryKey, StoredEntry>,
     locks: Cache<String, Lease>,
     stripes: Arc<KeyStripes>,
     max_bytes: u64,
@@ -66,7 +67,7 @@ impl MemoryCache {
     fn build_unchecked(options: MemoryCacheOptions) -> Self {
         let entries = Cache::builder()
             .max_capacity(options.max_bytes)
-            .weigher(|key: &String, entry: &StoredEntry| moka_weight(key, entry))
+            .weigher(|_: &EntryKey, entry: &StoredEntry| entry.weight)
             .eviction_policy(EvictionPolicy::lru())
             .expire_after(EntryExpiry)
             .build();
@@ -130,16 +131,21 @@ impl MemoryCache {
                 limit: usize::try_from(limit).unwrap_or(usize::MAX),
             });
         }
-        Ok(StoredEntry { value, expiration })
+        Ok(StoredEntry {
+            value,
+            expiration,
+            // Within `u32` after the check above.
+            weight: u32::try_from(weight).unwrap_or(u32::MAX),
+        })
     }
 
     /// Whether `condition` holds for `key` right now. Call with the key's stripe held.
     async fn condition_holds(&self, key: &str, condition: &WriteCondition) -> bool {
         match condition {
-            WriteCondition::Absent => !self.entries.contains_key(key),
+            WriteCondition::Absent => !self.entries.contains_key(&EntryKey::new(key)),
             WriteCondition::ValueEquals(expected) => self
                 .entries
-                .get(key)
+                .get(&EntryKey::new(key))
                 .await
                 .is_some_and(|entry| entry.value == *expected),
             WriteCondition::LockHeld(token) => self
@@ -180,13 +186,17 @@ impl DistributedCache for MemoryCache {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
         // moka's `get` skips expired entries and calls `EntryExpiry::expire_after_read`, which
         // slides the deadline, in the same operation.
-        Ok(self.entries.get(key).await.map(|entry| entry.value))
+        Ok(self
+            .entries
+            .get(&EntryKey::new(key))
+            .await
+            .map(|entry| entry.value))
     }
 
     async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<(), CacheError> {
         let entry = self.prepare(key, value, options)?;
         let _stripe = self.stripes.lock(key).await;
-        self.entries.insert(key.to_owned(), entry).await;
+        self.entries.insert(EntryKey::new(key), entry).await;
         Ok(())
     }
 
@@ -202,20 +212,20 @@ impl DistributedCache for MemoryCache {
         if !self.condition_holds(key, condition).await {
             return Ok(false);
         }
-        self.entries.insert(key.to_owned(), entry).await;
+        self.entries.insert(EntryKey::new(key), entry).await;
         Ok(true)
     }
 
     async fn refresh(&self, key: &str) -> Result<(), CacheError> {
         // A read is what slides an entry in moka; the value handle is dropped right away
         // (cloning `Bytes` only bumps a reference count).
-        let _ = self.entries.get(key).await;
+        let _ = self.entries.get(&EntryKey::new(key)).await;
         Ok(())
     }
 
     async fn remove(&self, key: &str) -> Result<(), CacheError> {
         let _stripe = self.stripes.lock(key).await;
-        self.entries.invalidate(key).await;
+        self.entries.invalidate(&EntryKey::new(key)).await;
         Ok(())
     }
 

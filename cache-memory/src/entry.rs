@@ -6,6 +6,8 @@ use bytes::Bytes;
 use moka::Expiry;
 use session_core::ResolvedExpiration;
 
+use crate::key::EntryKey;
+
 /// The fixed number of bytes each entry is charged on top of its key and value: a rough figure
 /// for the key's `String`, the `Bytes` handle, the expiration and moka's own node bookkeeping,
 /// so that many tiny entries cannot grow the cache far beyond its byte bound.
@@ -16,6 +18,10 @@ pub const ENTRY_OVERHEAD: usize = 128;
 pub(crate) struct StoredEntry {
     pub(crate) value: Bytes,
     pub(crate) expiration: ResolvedExpiration,
+    /// What moka's weigher answers: [`entry_weight`] of the key as written and the value,
+    /// computed once at write time (the map holds keys in compact form, so the weigher could not
+    /// measure the text key). Entries heavier than `u32` are refused before they reach the map.
+    pub(crate) weight: u32,
 }
 
 /// The size an entry is charged against the byte bound.
@@ -25,12 +31,6 @@ pub(crate) fn entry_weight(key: &str, value: &Bytes) -> usize {
         .saturating_add(ENTRY_OVERHEAD)
 }
 
-/// What moka's weigher answers: [`entry_weight`], saturated to moka's `u32` (entries that large
-/// are refused before they reach the map, see `MemoryCache::prepare`).
-pub(crate) fn moka_weight(key: &str, entry: &StoredEntry) -> u32 {
-    u32::try_from(entry_weight(key, &entry.value)).unwrap_or(u32::MAX)
-}
-
 /// Per-entry expiry honouring sliding and absolute expiration.
 ///
 /// moka calls these hooks with its own monotonic `Instant`; the deadlines, however, are defined on
@@ -38,10 +38,10 @@ pub(crate) fn moka_weight(key: &str, entry: &StoredEntry) -> u32 {
 /// [`ResolvedExpiration::time_to_live`] as of `SystemTime::now()`.
 pub(crate) struct EntryExpiry;
 
-impl Expiry<String, StoredEntry> for EntryExpiry {
+impl Expiry<EntryKey, StoredEntry> for EntryExpiry {
     fn expire_after_create(
         &self,
-        _key: &String,
+        _key: &EntryKey,
         entry: &StoredEntry,
         _created_at: Instant,
     ) -> Option<Duration> {
@@ -51,7 +51,7 @@ impl Expiry<String, StoredEntry> for EntryExpiry {
     /// A replaced entry starts over with its new options.
     fn expire_after_update(
         &self,
-        _key: &String,
+        _key: &EntryKey,
         entry: &StoredEntry,
         _updated_at: Instant,
         _duration_until_expiry: Option<Duration>,
@@ -62,7 +62,7 @@ impl Expiry<String, StoredEntry> for EntryExpiry {
     /// A read slides: `min(now + sliding, absolute)`. Without sliding the deadline stays put.
     fn expire_after_read(
         &self,
-        _key: &String,
+        _key: &EntryKey,
         entry: &StoredEntry,
         _read_at: Instant,
         duration_until_expiry: Option<Duration>,

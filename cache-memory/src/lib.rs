@@ -29,6 +29,7 @@
 
 mod cache;
 mod entry;
+mod key;
 mod lease;
 mod options;
 mod stripes;
