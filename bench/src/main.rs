@@ -1,0 +1,35 @@
+//! The `bench` executable: driver, server, load generator or memory probe, by subcommand
+//! (see the library docs).
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use bench::cli::{self, Command};
+use bench::{driver, error, load, memory_scale, variants};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let typed = format!("cargo run --release -p bench -- {}", args.join(" "));
+    let result =
+        cli::parse(args)
+            .map_err(error::BenchError::from)
+            .and_then(|command| match command {
+                Command::Drive(d) => driver::run(d, typed.trim_end().to_owned()),
+                Command::Serve(s) => variants::serve(&s),
+                Command::Load(l) => load::run_child(&l),
+                Command::MemoryScale { sessions } => memory_scale::run_child(sessions),
+            });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut message = format!("bench: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                message.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
