@@ -22,7 +22,7 @@ pub struct SessionNode {
 impl SessionNode {
     /// Starts `binary` (pass `env!("CARGO_BIN_EXE_session-node")`) with `env` (e.g.
     /// `REDIS_URL`, `SESSION_COOKIE_KEY`, `SESSION_LOCKING`) on a free port, and waits until it
-    /// answers `GET /health`. Its log goes to this process's stderr (`RUST_LOG` defaults to `warn`).
+    /// answers `GET /health`. Its output goes to this process's (`RUST_LOG` defaults to `warn`).
     ///
     /// # Errors
     /// The process cannot be spawned, exits, or does not answer in time.
@@ -34,7 +34,8 @@ impl SessionNode {
             .env("ADDR", addr.to_string())
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            // The examples log to stdout.
+            .stdout(Stdio::inherit())
             .stderr(Stdio::inherit());
         for (name, value) in env {
             command.env(name, value);
