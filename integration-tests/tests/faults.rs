@@ -131,7 +131,7 @@ fn max_elapsed(outcomes: &[Outcome]) -> Duration {
 }
 
 /// The first few outcomes that fail `check`, for the assertion message.
-fn offenders<'a>(outcomes: &'a [Outcome], check: impl Fn(&Outcome) -> bool) -> Vec<&'a Outcome> {
+fn offenders(outcomes: &[Outcome], check: impl Fn(&Outcome) -> bool) -> Vec<&Outcome> {
     outcomes.iter().filter(|o| !check(o)).take(5).collect()
 }
 

@@ -178,7 +178,7 @@ fn hostile_cookies(valid: &str, key: &Key) -> Vec<Input> {
         format!("{COOKIE}={}", &verifier.sign(&real)[..44]),
     ));
     // Random bytes (header-safe: no control characters), with and without our name.
-    let mut rng = Rng(0x5eed_c00c_1e5);
+    let mut rng = Rng(0x05ee_dc00_c1e5);
     for i in 0..300 {
         let len = rng.below(600);
         let noise: Vec<u8> = rng
@@ -284,7 +284,7 @@ fn hostile_payloads() -> Vec<(String, Vec<u8>)> {
     let mut bad_key = valid.clone();
     bad_key[HEADER_LEN + 2] = 0xff; // the key "counter" no longer UTF-8
     payloads.push(("non-UTF-8 key".into(), bad_key));
-    let mut rng = Rng(0xbad_5eed);
+    let mut rng = Rng(0x0bad_5eed);
     for i in 0..100 {
         let len = rng.below(200);
         let mut p = rng.bytes(len);
