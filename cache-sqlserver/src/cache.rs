@@ -116,7 +116,8 @@ impl SqlServerCache {
             // than retrying silently until the connection timeout.
             .retry_connection(false)
             .error_sink(Box::new(FailureSink(Arc::clone(&connect_failures))))
-            .build_unchecked(Manager::new(config));
+            // An attempt to open a connection gets as long as a caller waits for one.
+            .build_unchecked(Manager::new(config, options.connection_timeout));
         let statements = Statements::render(&table);
         let inner = Arc::new_cyclic(|weak| Inner {
             pool,

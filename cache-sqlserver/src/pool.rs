@@ -14,6 +14,7 @@
 //! (see `SqlServerCache::call` for the retry of operations that are safe to repeat).
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bb8::{ErrorSink, ManageConnection};
 use tiberius::error::Error as DriverError;
@@ -130,16 +131,19 @@ impl ErrorSink<bb8_tiberius::Error> for FailureSink {
     }
 }
 
-/// bb8 manager: opens connections with bb8-tiberius and discards those left mid-request.
+/// bb8 manager: opens connections with bb8-tiberius (each attempt bounded by a timeout) and
+/// discards those left mid-request.
 pub struct Manager {
     inner: bb8_tiberius::ConnectionManager,
+    connect_timeout: Duration,
 }
 
 impl Manager {
-    /// A manager connecting with `config`.
-    pub fn new(config: tiberius::Config) -> Self {
+    /// A manager connecting with `config`, giving up on an attempt after `connect_timeout`.
+    pub fn new(config: tiberius::Config, connect_timeout: Duration) -> Self {
         Self {
             inner: bb8_tiberius::ConnectionManager::new(config),
+            connect_timeout,
         }
     }
 }
@@ -149,7 +153,22 @@ impl ManageConnection for Manager {
     type Error = bb8_tiberius::Error;
 
     async fn connect(&self) -> Result<Conn, Self::Error> {
-        let client = self.inner.connect().await?;
+        // bb8 bounds how long a *caller* waits for a connection, not the attempt to open one: an
+        // attempt against a server that accepts the socket and never answers the login would
+        // run forever in bb8's background task and hold its pool slot for good, so that the pool
+        // never recovers once the server does. The attempt is bounded here instead; a timed-out
+        // attempt is an ordinary connect failure (reported to the waiting callers, slot freed).
+        let client = tokio::time::timeout(self.connect_timeout, self.inner.connect())
+            .await
+            .map_err(|_| {
+                bb8_tiberius::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "opening a SQL Server connection took longer than {:?}",
+                        self.connect_timeout
+                    ),
+                ))
+            })??;
         Ok(Conn {
             client,
             in_flight: false,

@@ -6,7 +6,8 @@
 //! * Without a `redis-server` binary it falls back to the external server in `REDIS_URL`; without
 //!   that it prints a loud notice and returns `None` — unless `REQUIRE_REDIS=1`, which turns the
 //!   missing server into a panic so CI cannot silently skip the Redis tests.
-//! * Fault injection: [`RedisServer::restart`] (same port, empty data set), [`RedisServer::freeze`]
+//! * Fault injection: [`RedisServer::restart`] (same port, empty data set; or in two steps,
+//!   [`RedisServer::stop`] and [`RedisServer::start_again`]), [`RedisServer::freeze`]
 //!   and [`RedisServer::thaw`] (`SIGSTOP` / `SIGCONT` through the `kill` command, no unsafe code).
 //! * [`RedisServer::commandstats`] reads per-command call counts from `INFO commandstats`, which
 //!   tests use to count round trips.
@@ -73,7 +74,7 @@ fn unique_dir(tag: &str) -> std::io::Result<PathBuf> {
 }
 
 /// A loopback port that was free a moment ago (the OS picks it; never the shared 6379).
-fn free_port() -> std::io::Result<u16> {
+pub(crate) fn free_port() -> std::io::Result<u16> {
     loop {
         let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
             .local_addr()?
@@ -317,10 +318,29 @@ impl RedisServer {
     /// # Errors
     /// For an external server, or if the new process does not come up.
     pub async fn restart(&mut self) -> std::io::Result<()> {
+        self.stop()?;
+        self.start_again().await
+    }
+
+    /// Kills the server (connections are closed, new ones refused) until
+    /// [`start_again`](Self::start_again).
+    ///
+    /// # Errors
+    /// For an external server.
+    pub fn stop(&mut self) -> std::io::Result<()> {
+        stop(&mut self.private_mut()?.child);
+        Ok(())
+    }
+
+    /// Starts a new server on the port of a [`stop`](Self::stop)ped one (with an empty data set,
+    /// as persistence is off). Returns once it answers `PING`.
+    ///
+    /// # Errors
+    /// For an external server, or if the new process does not come up.
+    pub async fn start_again(&mut self) -> std::io::Result<()> {
         let port = self.port;
         let url = self.url.clone();
         let private = self.private_mut()?;
-        stop(&mut private.child);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             let mut child = spawn_server(port, &private.dir, &[])?;

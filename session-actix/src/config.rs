@@ -6,8 +6,9 @@ use std::time::Duration;
 use actix_web::cookie::{Key, SameSite};
 use session_core::{ConfigError, SessionOptions, SessionStore, SharedCache};
 
-use crate::cookie::{CookieSettings, SigningKeys};
+use crate::cookie::CookieSettings;
 use crate::middleware::{MiddlewareConfig, SessionMiddleware};
+use crate::verify::CookieVerifier;
 
 /// When the session cookie carries the `Secure` attribute (the guide's `-SecurePolicy`,
 /// ASP.NET Core's `CookieSecurePolicy`).
@@ -196,8 +197,11 @@ impl SessionMiddlewareBuilder {
     }
 
     /// Signing keys that are no longer used to sign but still accepted, newest first: rotate
-    /// the key by moving the old one here. Keep an old key while cookies it signed may still be
-    /// in use (they are not re-signed until the session is renewed).
+    /// the key by moving the old one here. A request whose cookie verifies only with a previous
+    /// key gets the same session key back in a cookie signed with the current key (when the
+    /// session lives on), so active clients migrate on their next request; keep an old key
+    /// while idle clients may still hold cookies it signed (at most the idle timeout, unless a
+    /// cookie max-age is longer).
     pub fn previous_keys(mut self, keys: impl IntoIterator<Item = Key>) -> Self {
         self.previous_keys = keys.into_iter().collect();
         self
@@ -259,17 +263,14 @@ impl SessionMiddlewareBuilder {
             }
         };
         let cookie = CookieSettings {
-            name: self.cookie_name,
+            verifier: CookieVerifier::new(self.cookie_name, current)
+                .with_previous_keys(self.previous_keys),
             path: self.cookie_path,
             domain: self.cookie_domain,
             http_only: self.http_only,
             same_site: self.same_site,
             secure: self.secure,
             max_age: self.max_age,
-            keys: SigningKeys {
-                current,
-                previous: self.previous_keys,
-            },
         };
         Ok(SessionMiddleware::from_config(Arc::new(MiddlewareConfig {
             store: SessionStore::new(self.cache, self.options),

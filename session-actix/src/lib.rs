@@ -11,6 +11,9 @@
 //!   `set_string`, ..., `renew` (at login), `purge` (at logout).
 //! * [`SessionHttpError`]: lets handlers use `?` on session calls; answered as an opaque 500
 //!   with the cause logged.
+//! * [`CookieVerifier`]: the checks a client's session cookie must pass (signature by the
+//!   current or a previous key, size, one cookie of the name, well-formed key), usable on its
+//!   own.
 //!
 //! The cookie holds only the session key, signed (HMAC) with an [`actix_web::cookie::Key`];
 //! the data stays in the cache. Sessions are lazy: a request that never touches its session
@@ -73,11 +76,15 @@ mod cookie;
 mod error;
 mod extract;
 mod middleware;
+mod verify;
 
 pub use config::{BuildError, CommitFailurePolicy, CookieSecurePolicy, SessionMiddlewareBuilder};
 pub use error::SessionHttpError;
 pub use extract::{Session, SessionExt};
 pub use middleware::{SessionMiddleware, SessionMiddlewareService};
+pub use verify::{
+    CookieVerifier, MAX_COOKIE_PAIR_BYTES, MAX_SESSION_COOKIE_VALUE_BYTES, VerifiedCookie,
+};
 
 /// The session types of `session-core`, re-exported for convenience.
 pub use session_core::{

@@ -11,23 +11,25 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{Error, HttpMessage, ResponseError};
-use session_core::{CookieAction, SessionStore, SharedCache};
+use session_core::{CookieAction, SessionKey, SessionStore, SharedCache};
 use tracing::Instrument;
 
 use crate::config::{CommitFailurePolicy, SessionMiddlewareBuilder};
 use crate::cookie::CookieSettings;
 use crate::error::{ErrorChain, SessionHttpError};
 use crate::extract::Session;
+use crate::verify::VerifiedCookie;
 
 /// Server-side sessions for an actix-web `App` or scope: `App::new().wrap(middleware.clone())`.
 ///
 /// Built by [`SessionMiddleware::builder`] from exactly one cache. Per request it:
 ///
-/// 1. reads the session cookie and verifies its signature (a cookie that fails any check counts
-///    as absent: no store call, no error);
+/// 1. reads the session cookie through a [`CookieVerifier`](crate::CookieVerifier) (a cookie
+///    that fails any check counts as absent: no store call, no error);
 /// 2. puts a lazy [`Session`] in the request (no store call until a handler touches it);
 /// 3. after the handler, finishes the session: writes changes, removes entries retired by
-///    `renew`/`purge`, and sets, removes or leaves the cookie. A new cookie comes with
+///    `renew`/`purge`, and sets, removes or leaves the cookie. A cookie signed by a previous
+///    key is sent again signed by the current key. A cookie sent comes with
 ///    `Cache-Control: no-cache, no-store` and `Pragma: no-cache`.
 ///
 /// A request whose handler never touches the session makes no store call at all (unless
@@ -56,7 +58,7 @@ impl fmt::Debug for SessionMiddleware {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionMiddleware")
             .field("cache", &self.config.store.cache().cache_type())
-            .field("cookie_name", &self.config.cookie.name)
+            .field("cookie_name", &self.config.cookie.name())
             .finish_non_exhaustive()
     }
 }
@@ -146,14 +148,24 @@ where
             tracing::debug_span!("session.request", cache = config.store.cache().cache_type());
         Box::pin(
             async move {
-                let key = config.cookie.read(req.request());
+                let verified = config.cookie.read(req.request());
                 let secure = config.cookie.secure_for(req.request());
-                let session = config.store.session(key.as_ref().map(|k| k.as_str()));
+                let session = config
+                    .store
+                    .session(verified.as_ref().map(|v| v.key().as_str()));
+                // A cookie signed by a previous key is re-sent signed by the current one (key
+                // rotation), if the session lives on.
+                let resign = verified.filter(VerifiedCookie::signed_with_previous_key);
                 req.extensions_mut().insert(Session::new(session.clone()));
                 match service.call(req).await {
-                    Ok(response) => {
-                        Ok(finish(&config, &session, secure, response.map_into_left_body()).await)
-                    }
+                    Ok(response) => Ok(finish(
+                        &config,
+                        &session,
+                        secure,
+                        resign,
+                        response.map_into_left_body(),
+                    )
+                    .await),
                     Err(error) => {
                         // An inner middleware failed without a response (handler errors are
                         // responses already), so there is no response to carry a cookie. The
@@ -169,11 +181,13 @@ where
     }
 }
 
-/// Ends the session after the handler and applies the outcome to the response.
+/// Ends the session after the handler and applies the outcome to the response. `resign`: the
+/// request's cookie, verified with a previous signing key.
 async fn finish<B>(
     config: &MiddlewareConfig,
     session: &session_core::Session,
     secure: bool,
+    resign: Option<VerifiedCookie>,
     mut response: Response<B>,
 ) -> Response<B> {
     let started = Instant::now();
@@ -191,16 +205,16 @@ async fn finish<B>(
     );
     match outcome {
         Ok(CookieAction::Set(key)) => {
-            match config.cookie.session_cookie(&key, secure) {
-                Some(cookie) => add_cookie(&mut response, &cookie),
-                None => tracing::error!("could not sign the session cookie"),
+            set_session_cookie(config, &mut response, &key, secure);
+            response
+        }
+        // Key rotation: the same key, signed with the current key. (If the key turned out to be
+        // unknown to the store, re-signing it changes nothing: its next request starts over the
+        // same way.)
+        Ok(CookieAction::Keep) if resign.is_some() => {
+            if let Some(verified) = resign {
+                set_session_cookie(config, &mut response, verified.key(), secure);
             }
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("no-cache, no-store"),
-            );
-            headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             response
         }
         Ok(CookieAction::Remove) => {
@@ -224,6 +238,23 @@ async fn finish<B>(
             }
         },
     }
+}
+
+/// Adds the signed cookie for `key`, and marks the response uncacheable: a shared cache must not
+/// hand one client's session cookie to another.
+fn set_session_cookie<B>(
+    config: &MiddlewareConfig,
+    response: &mut Response<B>,
+    key: &SessionKey,
+    secure: bool,
+) {
+    add_cookie(response, &config.cookie.session_cookie(key, secure));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store"),
+    );
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
 /// Finishes the session of a request that ended in an error instead of a response.

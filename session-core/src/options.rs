@@ -50,7 +50,7 @@ impl std::str::FromStr for ConcurrencyMode {
 /// | `concurrency` | optimistic | see [`ConcurrencyMode`] |
 /// | `lock_lease` | 30 s | exclusive mode: how long a lock lives if its holder dies |
 /// | `lock_wait` | 10 s | exclusive mode: how long a request waits for the lock |
-/// | `max_commit_attempts` | 8 | optimistic mode: attempts before [`SessionError::Conflict`](crate::SessionError::Conflict) |
+/// | `max_commit_attempts` | 16 | optimistic mode: attempts before [`SessionError::Conflict`](crate::SessionError::Conflict) |
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SessionOptions {
@@ -81,8 +81,10 @@ impl SessionOptions {
     pub const DEFAULT_LOCK_LEASE: Duration = Duration::from_secs(30);
     /// Default lock wait: 10 seconds.
     pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
-    /// Default optimistic commit attempts.
-    pub const DEFAULT_MAX_COMMIT_ATTEMPTS: u32 = 8;
+    /// Default optimistic commit attempts: 16. Retries wait a jittered backoff (2 ms doubling to
+    /// 50 ms), so 16 attempts span at least about 0.3 s of contention on one session before
+    /// [`SessionError::Conflict`](crate::SessionError::Conflict).
+    pub const DEFAULT_MAX_COMMIT_ATTEMPTS: u32 = 16;
 
     /// A builder starting from the defaults.
     pub fn builder() -> SessionOptionsBuilder {

@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
 use serde_json::json;
 use session_actix::{
-    CommitFailurePolicy, ConcurrencyMode, CookieSecurePolicy, SessionMiddleware,
+    CommitFailurePolicy, ConcurrencyMode, CookieSecurePolicy, CookieVerifier, SessionMiddleware,
     SessionMiddlewareBuilder, SessionOptions, SharedCache,
 };
 
@@ -431,4 +431,59 @@ pub async fn exclusive_mode_releases_lock_each_request(cache: &SharedCache) {
     let counts = counting.counts();
     assert_eq!(counts.try_lock, 3, "{counts:?}");
     assert_eq!(counts.unlock, 3, "{counts:?}");
+}
+
+/// Key rotation: a cookie signed by a previous key still finds its session, and the response
+/// sends the same session key back signed by the current key (read-only requests too); the
+/// re-signed cookie is then kept as is.
+pub async fn previous_key_cookie_is_resigned_with_current_key(cache: &SharedCache) {
+    let (old, new) = (Key::generate(), Key::generate());
+    let mut c = client(middleware_with_key(cache, &old)).await;
+    assert_counter(&c.get("/counter").await, 1);
+    let old_value = c.jar.get(COOKIE).map(str::to_owned).unwrap_or_default();
+
+    let rotated = build(builder(cache.clone(), &new).previous_keys([old.clone()]));
+    let mut c = client(rotated).await;
+    for (route, expected) in [("/user", None), ("/counter", Some(2))] {
+        c.jar = TestJar::default();
+        c.jar.insert(COOKIE, old_value.clone());
+        let reply = c.get(route).await;
+        assert_eq!(reply.status, StatusCode::OK, "{route}: {}", reply.text());
+        if let Some(n) = expected {
+            assert_counter(&reply, n);
+        }
+        assert!(
+            reply.set_cookie_header(COOKIE).is_some(),
+            "{route}: old-key cookie re-sent"
+        );
+        assert_eq!(reply.header("cache-control"), Some("no-cache, no-store"));
+        let resigned = c.jar.get(COOKIE).map(str::to_owned).unwrap_or_default();
+        assert_ne!(resigned, old_value, "{route}: signed anew");
+        assert_eq!(
+            session_key_of(&resigned),
+            session_key_of(&old_value),
+            "{route}: same session key"
+        );
+        let header = format!("{COOKIE}={resigned}");
+        assert!(
+            CookieVerifier::new(COOKIE, new.clone())
+                .verify([header.as_bytes()])
+                .is_some(),
+            "{route}: signed by the current key"
+        );
+        assert!(
+            CookieVerifier::new(COOKIE, old.clone())
+                .verify([header.as_bytes()])
+                .is_none(),
+            "{route}: not by the old one"
+        );
+    }
+    // The current-key cookie is not sent again.
+    let reply = c.get("/counter").await;
+    assert_counter(&reply, 3);
+    assert!(reply.set_cookies().is_empty());
+}
+
+fn middleware_with_key(cache: &SharedCache, key: &Key) -> SessionMiddleware {
+    build(builder(cache.clone(), key))
 }

@@ -40,6 +40,7 @@
 //! | [`refresh_on_every_request_refreshes_untouched`](cases::refresh_on_every_request_refreshes_untouched) | opt-in refresh costs one `refresh` |
 //! | [`diag_session_reports_cache`](cases::diag_session_reports_cache) | `/diag/session` answers as the guide's route |
 //! | [`exclusive_mode_releases_lock_each_request`](cases::exclusive_mode_releases_lock_each_request) | exclusive mode: lock taken and freed per request |
+//! | [`previous_key_cookie_is_resigned_with_current_key`](cases::previous_key_cookie_is_resigned_with_current_key) | key rotation: old-key cookie accepted and re-sent signed by the current key |
 
 pub mod cases;
 mod client;
@@ -89,6 +90,7 @@ macro_rules! http_acceptance_suite {
             refresh_on_every_request_refreshes_untouched,
             diag_session_reports_cache,
             exclusive_mode_releases_lock_each_request,
+            previous_key_cookie_is_resigned_with_current_key,
         );
     };
 }

@@ -9,7 +9,13 @@
 //! | `POST /logout` | purges the session (entry removed, cookie deleted) | `{"session":"purged"}` |
 //! | `POST /clear` | removes every entry (the session lives on) | `{"session":"cleared"}` |
 //! | `GET /diag/session` | sets `color`=`blue` if absent, pings the cache | `{"session":"blue","cacheType":"...","sessionId":"..."}` |
+//! | `POST /mark/{name}` | sets the key `mark:{name}` to `"1"` (one key per name) | `{"marked":"NAME"}` |
+//! | `GET /marks` | lists the names marked so far, sorted | `{"marks":["a","b",...]}` |
 //! | `GET /health` | never touches the session | `ok` |
+//!
+//! `/mark` and `/marks` exist for the optimistic-concurrency proof (integration-tests'
+//! `two_nodes`): concurrent requests of one session that each write a *different* key must all
+//! find their key afterwards.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -31,6 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(logout))
         .route("/clear", web::post().to(clear))
         .route("/diag/session", web::get().to(diag))
+        .route("/mark/{name}", web::post().to(mark))
+        .route("/marks", web::get().to(marks))
         .route("/health", web::get().to(health));
 }
 
@@ -95,6 +103,30 @@ async fn diag(session: Session) -> Result<HttpResponse, SessionHttpError> {
         "cacheType": cache.cache_type(),
         "sessionId": session.id().await?,
     })))
+}
+
+/// The session key prefix of `/mark`.
+const MARK_PREFIX: &str = "mark:";
+
+/// `POST /mark/{name}`: writes one key of its own, `mark:{name}` = `"1"`.
+async fn mark(session: Session, name: web::Path<String>) -> Result<HttpResponse, SessionHttpError> {
+    let name = name.into_inner();
+    session
+        .set_string(format!("{MARK_PREFIX}{name}"), "1")
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "marked": name })))
+}
+
+/// `GET /marks`: the names marked in this session, sorted.
+async fn marks(session: Session) -> Result<HttpResponse, SessionHttpError> {
+    let mut names: Vec<String> = session
+        .keys()
+        .await?
+        .into_iter()
+        .filter_map(|key| key.strip_prefix(MARK_PREFIX).map(str::to_owned))
+        .collect();
+    names.sort();
+    Ok(HttpResponse::Ok().json(json!({ "marks": names })))
 }
 
 /// `GET /health`: never touches the session, so it costs no cache call.

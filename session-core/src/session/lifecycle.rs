@@ -15,6 +15,7 @@ use crate::error::{CacheError, SessionError};
 use crate::options::ConcurrencyMode;
 use crate::token::{LockToken, SessionKey};
 
+use super::backoff::Backoff;
 use super::state::{HeldLock, LoadFailure, Phase, State};
 use super::store::StoreShared;
 
@@ -108,7 +109,7 @@ async fn load_existing(shared: &StoreShared, state: &mut State, key: SessionKey)
 }
 
 /// Exclusive mode: waits in this node's queue for the key, then polls the store lock with
-/// jittered backoff, all within `lock_wait`.
+/// jittered backoff (`backoff`), all within `lock_wait`.
 async fn acquire_lock(shared: &StoreShared, key: &SessionKey) -> Result<HeldLock, LoadFailure> {
     let options = &shared.options;
     let wait = options.lock_wait;
@@ -119,7 +120,7 @@ async fn acquire_lock(shared: &StoreShared, key: &SessionKey) -> Result<HeldLock
         .await
         .ok_or(LoadFailure::LockTimeout(wait))?;
     let token = LockToken::generate();
-    let mut backoff = Duration::from_millis(2);
+    let mut backoff = Backoff::new();
     loop {
         let attempt_at = Instant::now();
         let taken = io(
@@ -146,9 +147,7 @@ async fn acquire_lock(shared: &StoreShared, key: &SessionKey) -> Result<HeldLock
             return Err(LoadFailure::LockTimeout(wait));
         }
         // Jitter keeps the heads of several nodes' queues from polling in lockstep.
-        let jitter = Duration::from_micros(u64::from(crate::token::random_16()[0]) * 40);
-        tokio::time::sleep((backoff + jitter).min(deadline - now)).await;
-        backoff = (backoff * 2).min(Duration::from_millis(50));
+        backoff.sleep(Some(deadline - now)).await;
     }
 }
 
@@ -183,6 +182,7 @@ pub(crate) async fn write(shared: &StoreShared, state: &mut State) -> Result<boo
         tracing::debug_span!("session.commit", cache = shared.cache.cache_type(), key = %key);
     let started = Instant::now();
     let mut attempts = 0;
+    let mut backoff = Backoff::new();
     let result = async {
         loop {
             attempts += 1;
@@ -214,7 +214,10 @@ pub(crate) async fn write(shared: &StoreShared, state: &mut State) -> Result<boo
                 return Err(SessionError::Conflict(attempts));
             }
             // Another request committed since we loaded: take its result and replay ours on top.
+            // Wait a little first: the requests that lost this race would otherwise re-read and
+            // retry together and collide again (see `backoff`).
             tracing::debug!(attempts, "optimistic commit conflict; replaying changes");
+            backoff.sleep(None).await;
             let current = io(shared, "get", shared.cache.get(key.as_str()))
                 .await
                 .map_err(SessionError::Commit)?;

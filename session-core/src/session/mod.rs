@@ -1,5 +1,6 @@
 //! The per-request [`Session`].
 
+mod backoff;
 mod lifecycle;
 mod local_lock;
 mod state;

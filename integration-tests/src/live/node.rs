@@ -1,0 +1,78 @@
+//! `session-node` server processes (the example routes over a memory cache, or Redis when
+//! `REDIS_URL` is set; see `src/bin/session-node.rs`), started on free loopback ports and killed
+//! on drop.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::client::request;
+
+/// How long a starting node may take to answer `GET /health`.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running `session-node` process.
+#[derive(Debug)]
+pub struct SessionNode {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl SessionNode {
+    /// Starts `binary` (pass `env!("CARGO_BIN_EXE_session-node")`) with `env` (e.g.
+    /// `REDIS_URL`, `SESSION_COOKIE_KEY`, `SESSION_LOCKING`) on a free port, and waits until it
+    /// answers `GET /health`. Its output goes to this process's (`RUST_LOG` defaults to `warn`).
+    ///
+    /// # Errors
+    /// The process cannot be spawned, exits, or does not answer in time.
+    pub async fn start(binary: &Path, env: &[(&str, &str)]) -> std::io::Result<Self> {
+        let port = crate::redis_server::free_port()?;
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let mut command = Command::new(binary);
+        command
+            .env("ADDR", addr.to_string())
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            // The examples log to stdout.
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut node = Self {
+            child: command.spawn()?,
+            addr,
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(reply) = request(addr, "GET", "/health", None).await
+                && reply.status == 200
+            {
+                return Ok(node);
+            }
+            if let Some(status) = node.child.try_wait()? {
+                return Err(std::io::Error::other(format!(
+                    "session-node exited early with {status}"
+                )));
+            }
+            if Instant::now() > deadline {
+                return Err(std::io::Error::other("session-node did not answer /health"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The address it listens on.
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for SessionNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,317 @@
+//! [`CookieVerifier`]: from the raw `Cookie` header bytes a client sent to the session key we
+//! issued, or nothing. The only code that decides whether a client's cookie is trusted; the
+//! middleware, the property tests and the fuzz target all go through it.
+
+use std::fmt;
+
+use actix_web::cookie::{Cookie, CookieJar, Key};
+use session_core::SessionKey;
+
+/// Longest `name=value` pair looked at, as browsers' per-cookie limit. A longer pair is never
+/// percent-decoded or verified: it is garbage, and decoding or hashing it is work an attacker
+/// chooses.
+pub const MAX_COOKIE_PAIR_BYTES: usize = 4096;
+
+/// Longest session cookie value verified: a signed key is 44 characters of base64 HMAC plus the
+/// 36-character key. Anything much longer cannot be ours and is dropped before any HMAC work.
+pub const MAX_SESSION_COOKIE_VALUE_BYTES: usize = 256;
+
+/// Verifies session cookies signed with the current key or a previous one (key rotation), and
+/// signs new ones with the current key.
+///
+/// [`verify`](Self::verify) takes the raw values of every `Cookie` header of a request and
+/// answers the session key only if everything checks out. Every defect makes the cookie count
+/// as absent (the request then gets a fresh session, and the store is never asked about a key
+/// we did not issue):
+///
+/// | input | result |
+/// |---|---|
+/// | no cookie of our name | `None` |
+/// | a `Cookie` header that is not UTF-8 | `None` (the header cannot be split reliably) |
+/// | **two or more cookies of our name** (in one header or several) | `None`: which one is current cannot be told, and an attacker who can plant a second cookie (a sibling subdomain, a narrower path) must not choose the session |
+/// | a pair over [`MAX_COOKIE_PAIR_BYTES`] or a value over [`MAX_SESSION_COOKIE_VALUE_BYTES`] | `None`, without HMAC work |
+/// | a cookie of our name that does not parse (e.g. bad percent-encoding) | `None` |
+/// | a bad or truncated signature, or one by an unknown key | `None` |
+/// | a valid signature over anything but a well-formed [`SessionKey`] | `None` |
+///
+/// Cookie pairs are split and percent-decoded exactly as actix-web's `HttpRequest::cookies`
+/// does; pairs of other names are ignored (even unparsable ones).
+///
+/// ```
+/// use actix_web::cookie::Key;
+/// use session_actix::{CookieVerifier, SessionKey};
+///
+/// let old = Key::generate();
+/// let new = Key::generate();
+/// let key = SessionKey::generate();
+/// let header = format!("session={}", CookieVerifier::new("session", old.clone()).sign(&key));
+///
+/// let rotated = CookieVerifier::new("session", new).with_previous_keys([old]);
+/// let verified = rotated.verify([header.as_bytes()]).expect("signed by a previous key");
+/// assert_eq!(verified.key(), &key);
+/// assert!(verified.signed_with_previous_key()); // re-sign it with the new key
+/// ```
+#[derive(Clone)]
+pub struct CookieVerifier {
+    name: String,
+    current: Key,
+    previous: Vec<Key>,
+}
+
+impl fmt::Debug for CookieVerifier {
+    // Key material is never printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CookieVerifier")
+            .field("name", &self.name)
+            .field("previous_keys", &self.previous.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A session cookie that passed [`CookieVerifier::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedCookie {
+    key: SessionKey,
+    previous_key: bool,
+}
+
+impl VerifiedCookie {
+    /// The session key the cookie carries.
+    #[must_use]
+    pub fn key(&self) -> &SessionKey {
+        &self.key
+    }
+
+    /// The session key, by value.
+    #[must_use]
+    pub fn into_key(self) -> SessionKey {
+        self.key
+    }
+
+    /// True when the signature is by a previous key, not the current one: the cookie should be
+    /// sent again, signed with the current key, so that the old key can be retired.
+    #[must_use]
+    pub fn signed_with_previous_key(&self) -> bool {
+        self.previous_key
+    }
+}
+
+/// Why a request's session cookie was not accepted (for the debug log only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rejection {
+    Absent,
+    NotUtf8,
+    Duplicate,
+    Oversize,
+    Unparsable,
+    BadSignature,
+    MalformedKey,
+}
+
+impl CookieVerifier {
+    /// Verifies cookies named `name` signed with `current`.
+    #[must_use]
+    pub fn new(name: impl Into<String>, current: Key) -> Self {
+        Self {
+            name: name.into(),
+            current,
+            previous: Vec::new(),
+        }
+    }
+
+    /// Also accepts cookies signed with these keys (newest first); new cookies are still
+    /// signed with the current key only.
+    #[must_use]
+    pub fn with_previous_keys(mut self, keys: impl IntoIterator<Item = Key>) -> Self {
+        self.previous = keys.into_iter().collect();
+        self
+    }
+
+    /// The cookie name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The session key in the request's session cookie, if it is one we issued; see the type
+    /// docs for every case answered `None`. `header_values` are the raw values of each `Cookie`
+    /// header (e.g. `req.headers().get_all(COOKIE).map(HeaderValue::as_bytes)`).
+    pub fn verify<'a>(
+        &self,
+        header_values: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Option<VerifiedCookie> {
+        match self.check(header_values) {
+            Ok(verified) => Some(verified),
+            Err(Rejection::Absent) => None,
+            Err(reason) => {
+                tracing::debug!(?reason, "session cookie ignored");
+                None
+            }
+        }
+    }
+
+    /// The value of a session cookie carrying `key`, signed with the current key (the HMAC in
+    /// base64, then the key).
+    #[must_use]
+    pub fn sign(&self, key: &SessionKey) -> String {
+        let mut jar = CookieJar::new();
+        jar.signed_mut(&self.current)
+            .add(Cookie::new(self.name.clone(), key.as_str().to_owned()));
+        // `add` always stores the cookie it is given, under its name.
+        jar.get(&self.name)
+            .map(|cookie| cookie.value().to_owned())
+            .unwrap_or_default()
+    }
+
+    fn check<'a>(
+        &self,
+        header_values: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<VerifiedCookie, Rejection> {
+        let value = self.find_ours(header_values)?;
+        if value.len() > MAX_SESSION_COOKIE_VALUE_BYTES {
+            return Err(Rejection::Oversize);
+        }
+        let candidate = Cookie::new(self.name.clone(), value);
+        let jar = CookieJar::new();
+        let (verified, previous_key) = std::iter::once(&self.current)
+            .chain(&self.previous)
+            .enumerate()
+            .find_map(|(i, key)| {
+                jar.signed(key)
+                    .verify(candidate.clone())
+                    .map(|c| (c, i > 0))
+            })
+            .ok_or(Rejection::BadSignature)?;
+        let key = SessionKey::parse(verified.value()).ok_or(Rejection::MalformedKey)?;
+        Ok(VerifiedCookie { key, previous_key })
+    }
+
+    /// The (percent-decoded) value of the one cookie of our name.
+    fn find_ours<'a>(
+        &self,
+        header_values: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<String, Rejection> {
+        let mut found: Option<Result<String, Rejection>> = None;
+        for raw in header_values {
+            let text = std::str::from_utf8(raw).map_err(|_| Rejection::NotUtf8)?;
+            for pair in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+                let raw_name_is_ours = || {
+                    pair.split_once('=')
+                        .is_some_and(|(name, _)| name.trim() == self.name)
+                };
+                let value = if pair.len() > MAX_COOKIE_PAIR_BYTES {
+                    // Judged by its raw name only: not worth decoding.
+                    if !raw_name_is_ours() {
+                        continue;
+                    }
+                    Err(Rejection::Oversize)
+                } else {
+                    match Cookie::parse_encoded(pair) {
+                        Ok(cookie) if cookie.name() == self.name => Ok(cookie.value().to_owned()),
+                        // An unparsable cookie of our name (say, bad percent-encoding) still
+                        // counts, so that it cannot slip a duplicate past the check above.
+                        Err(_) if raw_name_is_ours() => Err(Rejection::Unparsable),
+                        _ => continue,
+                    }
+                };
+                if found.is_some() {
+                    return Err(Rejection::Duplicate);
+                }
+                found = Some(value);
+            }
+        }
+        found.unwrap_or(Err(Rejection::Absent))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(byte: u8) -> Key {
+        Key::from(&[byte; 64])
+    }
+
+    fn verify(v: &CookieVerifier, header: &str) -> Option<SessionKey> {
+        v.verify([header.as_bytes()]).map(VerifiedCookie::into_key)
+    }
+
+    #[test]
+    fn signed_cookie_round_trips_among_other_cookies() {
+        let v = CookieVerifier::new("session", key(1));
+        let k = SessionKey::generate();
+        let value = v.sign(&k);
+        assert_ne!(value, k.as_str(), "the value is signed, not bare");
+        let header = format!("theme=dark; session={value}; lang=en");
+        let verified = v.verify([header.as_bytes()]).unwrap();
+        assert_eq!(verified.key(), &k);
+        assert!(!verified.signed_with_previous_key());
+    }
+
+    #[test]
+    fn bad_signatures_are_refused() {
+        let v = CookieVerifier::new("session", key(1));
+        let k = SessionKey::generate();
+        let value = v.sign(&k);
+        let flipped = format!(
+            "{}{}",
+            if value.starts_with('A') { "B" } else { "A" },
+            &value[1..]
+        );
+        assert_eq!(verify(&v, &format!("session={flipped}")), None);
+        assert_eq!(verify(&v, &format!("session={}", &value[..60])), None);
+        assert_eq!(verify(&v, &format!("session={}", k.as_str())), None);
+        let foreign = CookieVerifier::new("session", key(9)).sign(&k);
+        assert_eq!(verify(&v, &format!("session={foreign}")), None);
+    }
+
+    #[test]
+    fn previous_keys_verify_and_are_flagged() {
+        let k = SessionKey::generate();
+        let old = CookieVerifier::new("session", key(1)).sign(&k);
+        let rotated = CookieVerifier::new("session", key(2)).with_previous_keys([key(3), key(1)]);
+        let verified = rotated
+            .verify([format!("session={old}").as_bytes()])
+            .unwrap();
+        assert_eq!(verified.key(), &k);
+        assert!(verified.signed_with_previous_key());
+        assert_ne!(rotated.sign(&k), old, "new cookies use the newest key");
+    }
+
+    #[test]
+    fn duplicates_are_refused_in_one_header_or_several() {
+        let v = CookieVerifier::new("session", key(1));
+        let pair = format!("session={}", v.sign(&SessionKey::generate()));
+        assert_eq!(verify(&v, &format!("{pair}; {pair}")), None);
+        assert_eq!(v.verify([pair.as_bytes(), pair.as_bytes()]), None);
+        // Even when the second one is garbage (it could be the one the browser meant).
+        assert_eq!(verify(&v, &format!("{pair}; session=x")), None);
+        assert_eq!(verify(&v, &format!("{pair}; session=%ff")), None);
+        let huge = format!("session={}", "A".repeat(MAX_COOKIE_PAIR_BYTES));
+        assert_eq!(verify(&v, &format!("{pair}; {huge}")), None);
+    }
+
+    #[test]
+    fn oversize_non_utf8_and_malformed_keys_are_refused() {
+        let v = CookieVerifier::new("session", key(1));
+        assert_eq!(
+            verify(&v, &format!("session={}", "A".repeat(8 * 1024))),
+            None
+        );
+        assert_eq!(v.verify([b"session=\xff\xfe".as_slice()]), None);
+        let mut jar = CookieJar::new();
+        jar.signed_mut(&key(1))
+            .add(Cookie::new("session", "not-a-session-key"));
+        let value = jar.get("session").unwrap().value().to_owned();
+        assert_eq!(verify(&v, &format!("session={value}")), None);
+        assert_eq!(v.verify(std::iter::empty()), None);
+    }
+
+    #[test]
+    fn oversize_cookies_of_other_names_are_ignored() {
+        let v = CookieVerifier::new("session", key(1));
+        let k = SessionKey::generate();
+        let header = format!("big={}; session={}", "A".repeat(8 * 1024), v.sign(&k));
+        assert_eq!(verify(&v, &header), Some(k));
+    }
+}
