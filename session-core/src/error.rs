@@ -190,7 +190,8 @@ pub enum SessionError {
         #[source]
         source: Option<BoxError>,
     },
-    /// Exclusive mode: the session lock could not be acquired within the configured wait.
+    /// The session lock (exclusive mode), or this node's turn to commit the session
+    /// (optimistic mode), could not be acquired within the configured `lock_wait`.
     #[error("timed out after {0:?} waiting for the session lock")]
     LockTimeout(Duration),
     /// Exclusive mode: the lock lease ran out before commit; the commit was refused, not applied.

@@ -49,7 +49,7 @@ impl std::str::FromStr for ConcurrencyMode {
 /// | `max_payload_bytes` | 256 KiB | largest encoded session accepted at commit |
 /// | `concurrency` | optimistic | see [`ConcurrencyMode`] |
 /// | `lock_lease` | 30 s | exclusive mode: how long a lock lives if its holder dies |
-/// | `lock_wait` | 10 s | exclusive mode: how long a request waits for the lock |
+/// | `lock_wait` | 10 s | how long a request waits for the lock (exclusive) or its node's commit turn (optimistic) |
 /// | `max_commit_attempts` | 16 | optimistic mode: attempts before [`SessionError::Conflict`](crate::SessionError::Conflict) |
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -64,7 +64,8 @@ pub struct SessionOptions {
     pub concurrency: ConcurrencyMode,
     /// Exclusive mode: lease of the store lock; a crashed node's lock expires after this.
     pub lock_lease: Duration,
-    /// Exclusive mode: how long a request waits for the lock before [`SessionError::LockTimeout`](crate::SessionError::LockTimeout).
+    /// How long a request waits for the lock (exclusive mode) or for its node's turn to commit
+    /// (optimistic mode) before [`SessionError::LockTimeout`](crate::SessionError::LockTimeout).
     pub lock_wait: Duration,
     /// Optimistic mode: commit attempts before giving up with [`SessionError::Conflict`](crate::SessionError::Conflict).
     pub max_commit_attempts: u32,

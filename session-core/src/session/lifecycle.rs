@@ -184,6 +184,18 @@ pub(crate) async fn write(shared: &StoreShared, state: &mut State) -> Result<boo
     let mut attempts = 0;
     let mut backoff = Backoff::new();
     let result = async {
+        // Optimistic mode: wait for this node's turn on the key (see `StoreShared::commit_turns`);
+        // exclusive-mode requests are serialised by their lock already.
+        let _turn = match state.lock {
+            Some(_) => None,
+            None => Some(
+                shared
+                    .commit_turns
+                    .acquire(key.as_str(), options.lock_wait)
+                    .await
+                    .ok_or(SessionError::LockTimeout(options.lock_wait))?,
+            ),
+        };
         loop {
             attempts += 1;
             let payload = encode(state, options.max_payload_bytes)?;

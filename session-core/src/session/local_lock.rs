@@ -1,8 +1,10 @@
-//! The in-process half of exclusive mode: one wait queue per session key.
+//! Per-key in-process wait queues (fair tokio mutexes), used twice:
 //!
-//! Requests of one session on the *same* node queue here (a fair tokio mutex per key) before they
-//! ask the store for its lock. Without this queue they would all poll the store lock, costing
-//! round trips and starving each other; with it, only the head of each node's queue polls.
+//! * exclusive mode: requests of one session on the *same* node queue here before they ask the
+//!   store for its lock. Without this queue they would all poll the store lock, costing round
+//!   trips and starving each other; with it, only the head of each node's queue polls;
+//! * optimistic mode: requests of one session on one node take turns to commit (see
+//!   `StoreShared::commit_turns`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};

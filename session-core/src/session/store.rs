@@ -28,6 +28,14 @@ pub(crate) struct StoreShared {
     pub(crate) options: SessionOptions,
     /// Exclusive mode's per-key wait queues on this node.
     pub(crate) local_locks: Arc<LocalLocks>,
+    /// Optimistic mode's per-key commit turns on this node: requests of one session on one
+    /// node commit one after the other, so only requests on *other* nodes can make a commit
+    /// conflict. Without the turns, many concurrent writers of one hot session on one node
+    /// keep invalidating each other's re-read between its `get` and its `set_if`; under CPU
+    /// pressure (a slow window) an unlucky request can then lose every retry and fail with
+    /// `Conflict`. A separate map from `local_locks`, because an exclusive-mode request holds
+    /// its queue position for the whole request.
+    pub(crate) commit_turns: Arc<LocalLocks>,
 }
 
 impl SessionStore {
@@ -39,6 +47,7 @@ impl SessionStore {
                 cache,
                 options,
                 local_locks: Arc::default(),
+                commit_turns: Arc::default(),
             }),
         }
     }
