@@ -17,7 +17,7 @@ use crate::http_client::Client;
 use crate::load::{LoadResult, PRIMED};
 use crate::memory_scale::ScaleSample;
 use crate::redis_counts::RedisCounts;
-use crate::report::{Context, Machine, render};
+use crate::report::{Context, Machine, render, with_kept_notes};
 use crate::results::{Measurements, PrefillRun, Run};
 use crate::stats::RunSample;
 use crate::targets::{PREFILL_SESSIONS, SCALE_SESSIONS, figures};
@@ -315,7 +315,8 @@ pub fn run(args: DriveArgs, command: String) -> Result<(), BenchError> {
         started.elapsed().as_secs_f64()
     );
     if let Some(out) = &driver.args.out {
-        std::fs::write(out, &report)?;
+        let previous = std::fs::read_to_string(out).ok();
+        std::fs::write(out, with_kept_notes(&report, previous.as_deref()))?;
         eprintln!("bench: wrote {out}");
     }
     let failed: u64 = m.runs.iter().map(|r| r.sample.load.errors).sum::<u64>()

@@ -192,8 +192,38 @@ pub fn render(ctx: &Context, m: &Measurements, figures: &[Figure]) -> String {
     s
 }
 
+/// The line that starts the hand-written part of `RESULTS.md` (profiling notes: what was found,
+/// what remains and why). Everything from it to the end of the old file is kept when a run
+/// rewrites the file, so the generated tables can be refreshed without losing the notes.
+pub const NOTES_MARKER: &str =
+    "<!-- notes: everything below is kept when bench rewrites this file -->";
+
+/// `report` followed by the notes section of `previous` (the file being replaced), if any.
+#[must_use]
+pub fn with_kept_notes(report: &str, previous: Option<&str>) -> String {
+    match previous.and_then(|old| old.find(NOTES_MARKER).map(|at| &old[at..])) {
+        Some(notes) => format!("{}\n\n{notes}", report.trim_end()),
+        None => report.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn notes_survive_a_rewrite() {
+        let old = format!("# old table\n\n{NOTES_MARKER}\n## Notes\nkept\n");
+        let new = with_kept_notes("# new table\n", Some(&old));
+        assert_eq!(
+            new,
+            format!("# new table\n\n{NOTES_MARKER}\n## Notes\nkept\n")
+        );
+        assert_eq!(
+            with_kept_notes("# new\n", Some("# old, no notes")),
+            "# new\n"
+        );
+        assert_eq!(with_kept_notes("# new\n", None), "# new\n");
+    }
+
     use super::*;
     use crate::memory_scale::ScaleSample;
     use crate::results::tests::run;
