@@ -16,15 +16,25 @@ use crate::variants::IDLE_TIMEOUT;
 pub const MEMORY_CACHE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 /// Payload bytes of one prefilled session (issue 6: "sessions of ~100 bytes").
 pub const SESSION_BYTES: usize = 100;
-/// Key length: a session key as stored (32 hex digits, 128 bits).
-pub const KEY_BYTES: usize = 32;
+/// Key length: a session key as stored (the 36-character GUID text of 128 bits, as
+/// `SessionKey::generate` makes and the middleware stores).
+pub const KEY_BYTES: usize = 36;
 
-/// The `i`-th prefilled session key: distinct, 32 hex digits, spread like random keys.
+/// The `i`-th prefilled session key: distinct, in the GUID text form of real session keys,
+/// spread like random keys.
 #[must_use]
 pub fn prefill_key(i: u64) -> String {
     // Multiplying by an odd constant is a bijection on u128, so keys never collide.
     let spread = u128::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
-    format!("{spread:032x}")
+    let hex = format!("{spread:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// Inserts `n` idle sessions of [`SESSION_BYTES`] through the cache API (sliding expiry as a
@@ -167,6 +177,10 @@ mod tests {
         let keys: std::collections::HashSet<String> = (0..10_000).map(prefill_key).collect();
         assert_eq!(keys.len(), 10_000);
         assert!(keys.iter().all(|k| k.len() == KEY_BYTES));
+        assert!(
+            keys.iter()
+                .all(|k| session_core::SessionKey::parse(k).is_some())
+        );
     }
 
     #[test]
@@ -179,7 +193,7 @@ mod tests {
         };
         assert_eq!(ScaleSample::parse(&s.to_line()), Some(s));
         assert!((s.bytes_per_session() - 300.0).abs() < 1e-9);
-        assert!((s.overhead_per_session() - 168.0).abs() < 1e-9);
+        assert!((s.overhead_per_session() - 164.0).abs() < 1e-9);
         assert_eq!(ScaleSample::parse("scale sessions=1"), None);
     }
 

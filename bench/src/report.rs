@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::process::Command;
 
 use crate::cli::DriveArgs;
+use crate::memory_scale::{KEY_BYTES, SESSION_BYTES};
 use crate::results::Measurements;
 use crate::targets::{Figure, PREFILL_SESSIONS};
 use crate::variants::{IDLE_TIMEOUT, Variant};
@@ -160,8 +161,9 @@ pub fn render(ctx: &Context, m: &Measurements, figures: &[Figure]) -> String {
     if !m.scale.is_empty() {
         let _ = writeln!(
             s,
-            "Sessions of 100 bytes under 32-byte keys inserted through the `MemoryCache` API, \
-             one child process per count; resident set (VmRSS) growth divided by sessions.\n"
+            "Sessions of {SESSION_BYTES} bytes under {KEY_BYTES}-character session keys inserted \
+             through the `MemoryCache` API, one child process per count; resident set (VmRSS) \
+             growth divided by sessions.\n"
         );
         let _ = writeln!(
             s,
@@ -260,7 +262,7 @@ mod tests {
         assert!(text.contains("2 CPUs, AMD EPYC, Linux 6.1"));
         assert!(text.contains("| ours-memory | /read | 950 | 100 | 300 | — | — | — | 0 |"));
         assert!(text.contains("| ours-memory ÷ actix-bare, /read | 0.95 | ≥ 0.9 | met |"));
-        assert!(text.contains("| 10000 | 10000 | 300 | 168 |"));
+        assert!(text.contains("| 10000 | 10000 | 300 | 164 |"));
         assert!(
             text.contains("| ours-redis ÷ handwritten-redis, /read | — | ≥ 0.9 | not measured |")
         );

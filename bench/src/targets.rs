@@ -205,6 +205,6 @@ mod tests {
             "not measured"
         );
         let overhead = find("memory overhead");
-        assert_eq!((overhead.value, overhead.status()), (Some(268.0), "missed"));
+        assert_eq!((overhead.value, overhead.status()), (Some(264.0), "missed"));
     }
 }

@@ -7,6 +7,7 @@ use actix_web::dev::{Payload, ServiceRequest};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use crate::error::SessionHttpError;
+use crate::slot::SessionSlot;
 
 /// The request's session, as a handler argument.
 ///
@@ -61,10 +62,13 @@ pub trait SessionExt {
 
 impl SessionExt for HttpRequest {
     fn get_session(&self) -> Result<Session, SessionHttpError> {
-        self.extensions()
-            .get::<Session>()
+        // Clone the slot out first: the extensions stay borrowed only for the lookup.
+        let slot = self
+            .extensions()
+            .get::<SessionSlot>()
             .cloned()
-            .ok_or(SessionHttpError::MiddlewareMissing)
+            .ok_or(SessionHttpError::MiddlewareMissing)?;
+        Ok(slot.open(self).session.clone())
     }
 }
 

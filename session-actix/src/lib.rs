@@ -76,6 +76,7 @@ mod cookie;
 mod error;
 mod extract;
 mod middleware;
+mod slot;
 mod verify;
 
 pub use config::{BuildError, CommitFailurePolicy, CookieSecurePolicy, SessionMiddlewareBuilder};

@@ -17,22 +17,23 @@ use tracing::Instrument;
 use crate::config::{CommitFailurePolicy, SessionMiddlewareBuilder};
 use crate::cookie::CookieSettings;
 use crate::error::{ErrorChain, SessionHttpError};
-use crate::extract::Session;
-use crate::verify::VerifiedCookie;
+use crate::slot::SessionSlot;
 
 /// Server-side sessions for an actix-web `App` or scope: `App::new().wrap(middleware.clone())`.
 ///
 /// Built by [`SessionMiddleware::builder`] from exactly one cache. Per request it:
 ///
-/// 1. reads the session cookie through a [`CookieVerifier`](crate::CookieVerifier) (a cookie
-///    that fails any check counts as absent: no store call, no error);
-/// 2. puts a lazy [`Session`] in the request (no store call until a handler touches it);
-/// 3. after the handler, finishes the session: writes changes, removes entries retired by
-///    `renew`/`purge`, and sets, removes or leaves the cookie. A cookie signed by a previous
-///    key is sent again signed by the current key. A cookie sent comes with
-///    `Cache-Control: no-cache, no-store` and `Pragma: no-cache`.
+/// 1. puts a lazy session slot in the request. The first time a handler asks for the
+///    [`Session`], the cookie is read through a [`CookieVerifier`](crate::CookieVerifier) (a
+///    cookie that fails any check counts as absent: no store call, no error); the store is
+///    called only when the session is first read or written;
+/// 2. after the handler, finishes a session that was asked for: writes changes, removes entries
+///    retired by `renew`/`purge`, and sets, removes or leaves the cookie. A cookie signed by a
+///    previous key is sent again signed by the current key (when its session is used). A cookie
+///    sent comes with `Cache-Control: no-cache, no-store` and `Pragma: no-cache`.
 ///
-/// A request whose handler never touches the session makes no store call at all (unless
+/// A request whose handler never asks for the session costs no store call, no cookie
+/// verification and no allocation beyond the slot (unless
 /// [`refresh_on_every_request`](SessionMiddlewareBuilder::refresh_on_every_request) is on).
 ///
 /// One session per request: if two `SessionMiddleware`s wrap the same route (say one on the
@@ -128,7 +129,7 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
-        if req.extensions().contains::<Session>() {
+        if req.extensions().contains::<SessionSlot>() {
             // One session per request: an outer SessionMiddleware already serves this one.
             // Running a second would read and write a second session under another
             // configuration and race on the cookie; the inner one steps aside instead.
@@ -148,30 +149,20 @@ where
             tracing::debug_span!("session.request", cache = config.store.cache().cache_type());
         Box::pin(
             async move {
-                let verified = config.cookie.read(req.request());
-                let secure = config.cookie.secure_for(req.request());
-                let session = config
-                    .store
-                    .session(verified.as_ref().map(|v| v.key().as_str()));
-                // A cookie signed by a previous key is re-sent signed by the current one (key
-                // rotation), if the session lives on.
-                let resign = verified.filter(VerifiedCookie::signed_with_previous_key);
-                req.extensions_mut().insert(Session::new(session.clone()));
+                // Nothing is verified or allocated until someone asks for the session (see
+                // `SessionSlot`).
+                let slot = SessionSlot::new(Arc::clone(&config));
+                req.extensions_mut().insert(slot.clone());
                 match service.call(req).await {
-                    Ok(response) => Ok(finish(
-                        &config,
-                        &session,
-                        secure,
-                        resign,
-                        response.map_into_left_body(),
-                    )
-                    .await),
+                    Ok(response) => Ok(finish(&config, &slot, response.map_into_left_body()).await),
                     Err(error) => {
                         // An inner middleware failed without a response (handler errors are
                         // responses already), so there is no response to carry a cookie. The
                         // session is still finished, as ASP.NET Core does, so its changes are
                         // written and an exclusive-mode lock is freed at once.
-                        finish_without_response(&config, &session).await;
+                        if let Some(opened) = slot.opened() {
+                            finish_without_response(&config, &opened.session).await;
+                        }
                         Err(error)
                     }
                 }
@@ -181,15 +172,22 @@ where
     }
 }
 
-/// Ends the session after the handler and applies the outcome to the response. `resign`: the
-/// request's cookie, verified with a previous signing key.
+/// Ends the session after the handler and applies the outcome to the response. A session nobody
+/// opened is left alone, unless `refresh_on_every_request` asks to refresh it.
 async fn finish<B>(
     config: &MiddlewareConfig,
-    session: &session_core::Session,
-    secure: bool,
-    resign: Option<VerifiedCookie>,
+    slot: &SessionSlot,
     mut response: Response<B>,
 ) -> Response<B> {
+    let opened = if config.refresh_on_every_request {
+        slot.open(response.request())
+    } else {
+        match slot.opened() {
+            Some(opened) => opened,
+            None => return response,
+        }
+    };
+    let (session, resign) = (&opened.session, opened.resign.as_ref());
     let started = Instant::now();
     let outcome = session.finish(config.refresh_on_every_request).await;
     let action = match &outcome {
@@ -205,7 +203,7 @@ async fn finish<B>(
     );
     match outcome {
         Ok(CookieAction::Set(key)) => {
-            set_session_cookie(config, &mut response, &key, secure);
+            set_session_cookie(config, &mut response, &key);
             response
         }
         // Key rotation: the same key, signed with the current key. (If the key turned out to be
@@ -213,11 +211,12 @@ async fn finish<B>(
         // same way.)
         Ok(CookieAction::Keep) if resign.is_some() => {
             if let Some(verified) = resign {
-                set_session_cookie(config, &mut response, verified.key(), secure);
+                set_session_cookie(config, &mut response, verified.key());
             }
             response
         }
         Ok(CookieAction::Remove) => {
+            let secure = config.cookie.secure_for(response.request());
             add_cookie(&mut response, &config.cookie.removal_cookie(secure));
             response
         }
@@ -242,12 +241,8 @@ async fn finish<B>(
 
 /// Adds the signed cookie for `key`, and marks the response uncacheable: a shared cache must not
 /// hand one client's session cookie to another.
-fn set_session_cookie<B>(
-    config: &MiddlewareConfig,
-    response: &mut Response<B>,
-    key: &SessionKey,
-    secure: bool,
-) {
+fn set_session_cookie<B>(config: &MiddlewareConfig, response: &mut Response<B>, key: &SessionKey) {
+    let secure = config.cookie.secure_for(response.request());
     add_cookie(response, &config.cookie.session_cookie(key, secure));
     let headers = response.headers_mut();
     headers.insert(

@@ -1,0 +1,67 @@
+//! The request's session slot: the session is opened (cookie verified, handle created) on
+//! first use, not when the request arrives.
+
+use std::cell::OnceCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix_web::HttpRequest;
+
+use crate::extract::Session;
+use crate::middleware::MiddlewareConfig;
+use crate::verify::VerifiedCookie;
+
+/// What the middleware puts in a request's extensions instead of a ready session.
+///
+/// Verifying the cookie costs an HMAC and a cookie-header parse, and a session handle an
+/// allocation; a request whose handler never asks for its session (a health check, a static
+/// asset) should pay for neither, just as it makes no store call. So the slot opens the session
+/// the first time someone asks for it ([`Session`] extractor, [`SessionExt`](crate::SessionExt)),
+/// and the middleware finishes only a session that was opened. Clones share one slot (`Rc`:
+/// a request, and so its extensions, stays on one worker thread).
+#[derive(Clone)]
+pub(crate) struct SessionSlot(Rc<SlotInner>);
+
+struct SlotInner {
+    config: Arc<MiddlewareConfig>,
+    opened: OnceCell<Opened>,
+}
+
+/// An opened session and what the middleware needs to finish it.
+pub(crate) struct Opened {
+    /// The request's session.
+    pub(crate) session: Session,
+    /// The request's cookie if it verified with a *previous* signing key: re-sent signed with the
+    /// current key if the session lives on (key rotation).
+    pub(crate) resign: Option<VerifiedCookie>,
+}
+
+impl SessionSlot {
+    pub(crate) fn new(config: Arc<MiddlewareConfig>) -> Self {
+        Self(Rc::new(SlotInner {
+            config,
+            opened: OnceCell::new(),
+        }))
+    }
+
+    /// The session of `req`, opening it on the first call: verifies the cookie (a cookie that
+    /// fails any check counts as absent) and creates the lazy session handle. No store call.
+    pub(crate) fn open(&self, req: &HttpRequest) -> &Opened {
+        self.0.opened.get_or_init(|| {
+            let config = &self.0.config;
+            let verified = config.cookie.read(req);
+            let session = config
+                .store
+                .session(verified.as_ref().map(|v| v.key().as_str()));
+            Opened {
+                session: Session::new(session),
+                resign: verified.filter(VerifiedCookie::signed_with_previous_key),
+            }
+        })
+    }
+
+    /// The session if it was opened.
+    pub(crate) fn opened(&self) -> Option<&Opened> {
+        self.0.opened.get()
+    }
+}
