@@ -7,6 +7,7 @@
 //! bench load --addr HOST:PORT --path /read [--clients N] [--warmup-ms M] [--duration-ms D]
 //!            [--prime] [--expect-session]
 //! bench memory-scale --sessions N
+//! bench moka-baseline --entries N
 //! ```
 
 use std::time::Duration;
@@ -49,6 +50,11 @@ pub enum Command {
     MemoryScale {
         /// Sessions to insert.
         sessions: u64,
+    },
+    /// Measure resident memory per entry of moka alone (see `moka_baseline`).
+    MokaBaseline {
+        /// Entries to insert.
+        entries: u64,
     },
 }
 
@@ -154,6 +160,20 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliErro
             }
             Ok(Command::MemoryScale {
                 sessions: sessions.ok_or(CliError::Missing("--sessions"))?,
+            })
+        }
+        Some("moka-baseline") => {
+            args.next();
+            let mut entries = None;
+            let mut flags = Flags(args);
+            while let Some(flag) = flags.next_flag() {
+                match flag.as_str() {
+                    "--entries" => entries = Some(flags.value(&flag)?),
+                    _ => return Err(CliError::Unknown(flag)),
+                }
+            }
+            Ok(Command::MokaBaseline {
+                entries: entries.ok_or(CliError::Missing("--entries"))?,
             })
         }
         _ => parse_drive(args),
@@ -359,6 +379,10 @@ mod tests {
         assert_eq!(
             cmd("memory-scale --sessions 10").unwrap(),
             Command::MemoryScale { sessions: 10 }
+        );
+        assert_eq!(
+            cmd("moka-baseline --entries 10").unwrap(),
+            Command::MokaBaseline { entries: 10 }
         );
     }
 

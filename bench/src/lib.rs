@@ -17,6 +17,7 @@ pub mod error;
 pub mod http_client;
 pub mod load;
 pub mod memory_scale;
+pub mod moka_baseline;
 pub mod redis_counts;
 pub mod report;
 pub mod results;

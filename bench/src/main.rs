@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use bench::cli::{self, Command};
-use bench::{driver, error, load, memory_scale, variants};
+use bench::{driver, error, load, memory_scale, moka_baseline, variants};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -18,6 +18,7 @@ fn main() -> ExitCode {
                 Command::Serve(s) => variants::serve(&s),
                 Command::Load(l) => load::run_child(&l),
                 Command::MemoryScale { sessions } => memory_scale::run_child(sessions),
+                Command::MokaBaseline { entries } => moka_baseline::run_child(entries),
             });
     match result {
         Ok(()) => ExitCode::SUCCESS,
