@@ -19,7 +19,8 @@ pub enum ScriptMode {
     /// * `set` stays one atomic round trip (a `MULTI`/`HSET`/`PEXPIRE`/`EXEC` pipeline);
     /// * `set_if`, `try_lock` and `unlock` are unavailable and fail with
     ///   [`RedisCacheError::ScriptingDisabled`](crate::RedisCacheError::ScriptingDisabled)
-    ///   (so sessions must use last-write-wins concurrency).
+    ///   (so sessions must use
+    ///   [`ConcurrencyMode::LastWriteWins`](session_core::ConcurrencyMode::LastWriteWins)).
     Disabled,
 }
 

@@ -196,3 +196,57 @@ async fn scripting_disabled_mode() {
     cache.remove("k").await.unwrap();
     assert_eq!(cache.get("k").await.unwrap(), None);
 }
+
+/// Sessions on a server without scripting: `LastWriteWins` commits with plain commands; the
+/// default optimistic mode needs `set_if` and fails clearly at commit instead of losing writes.
+#[tokio::test]
+async fn sessions_work_with_scripting_disabled_in_last_write_wins_mode() {
+    use std::sync::Arc;
+
+    use session_core::{
+        ConcurrencyMode, CookieAction, SessionError, SessionOptions, SessionStore, SharedCache,
+    };
+    let Some(server) = common::RedisServer::start().await else {
+        return;
+    };
+    let cache: SharedCache = Arc::new(
+        common::builder(&server, "noscript-sessions")
+            .script_mode(ScriptMode::Disabled)
+            .build()
+            .unwrap(),
+    );
+    let options = |mode| SessionOptions::builder().concurrency(mode).build().unwrap();
+    let store = SessionStore::new(Arc::clone(&cache), options(ConcurrencyMode::LastWriteWins));
+    let session = store.session(None);
+    session.set_i32("counter", 1).await.unwrap();
+    let CookieAction::Set(key) = session.finish(false).await.unwrap() else {
+        panic!("a new session sets its cookie");
+    };
+    let next = store.session(Some(key.as_str()));
+    assert_eq!(next.get_i32("counter").await.unwrap(), Some(1));
+    next.set_i32("counter", 2).await.unwrap();
+    assert_eq!(next.finish(false).await.unwrap(), CookieAction::Keep);
+    assert_eq!(
+        store
+            .session(Some(key.as_str()))
+            .get_i32("counter")
+            .await
+            .unwrap(),
+        Some(2)
+    );
+
+    let optimistic = SessionStore::new(cache, options(ConcurrencyMode::Optimistic));
+    let session = optimistic.session(Some(key.as_str()));
+    session.set_i32("counter", 3).await.unwrap();
+    let err = session.finish(false).await.unwrap_err();
+    assert!(matches!(err, SessionError::Commit(_)), "{err:?}");
+    assert_eq!(
+        store
+            .session(Some(key.as_str()))
+            .get_i32("counter")
+            .await
+            .unwrap(),
+        Some(2),
+        "nothing written by the refused commit"
+    );
+}

@@ -7,7 +7,9 @@ use crate::error::ConfigError;
 /// How a session protects itself from concurrent requests of the same session.
 ///
 /// ASP.NET Core, actix-session and tower-sessions all let the last writer win: two overlapping
-/// requests that both change the session lose one of the changes. Both modes here avoid that.
+/// requests that both change the session lose one of the changes. [`Optimistic`](Self::Optimistic)
+/// (the default) and [`Exclusive`](Self::Exclusive) avoid that; [`LastWriteWins`](Self::LastWriteWins)
+/// is there for stores that offer no conditional write.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConcurrencyMode {
@@ -21,19 +23,26 @@ pub enum ConcurrencyMode {
     /// session takes a lease-based lock in the store on first access and releases it at commit.
     /// Requests changing the *same* key (a counter) never lose updates; the price is that they wait.
     Exclusive,
+    /// ASP.NET Core's behaviour: a commit overwrites the stored entry with a plain `set`, so of
+    /// two overlapping requests that both change the session, the later commit wins whole and
+    /// the other's changes are lost. Only for stores that cannot write conditionally, such as
+    /// Redis with scripting disabled (`cache-redis`'s `ScriptMode::Disabled`).
+    LastWriteWins,
 }
 
 impl std::str::FromStr for ConcurrencyMode {
     type Err = ConfigError;
 
-    /// Parses `"optimistic"` or `"exclusive"` (as in the examples' `SESSION_LOCKING` variable).
+    /// Parses `"optimistic"`, `"exclusive"` or `"last-write-wins"` (as in the examples'
+    /// `SESSION_LOCKING` variable).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "optimistic" => Ok(Self::Optimistic),
             "exclusive" => Ok(Self::Exclusive),
+            "last-write-wins" => Ok(Self::LastWriteWins),
             _ => Err(ConfigError::OutOfRange {
                 name: "concurrency",
-                reason: "expected `optimistic` or `exclusive`",
+                reason: "expected `optimistic`, `exclusive` or `last-write-wins`",
             }),
         }
     }

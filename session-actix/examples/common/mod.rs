@@ -7,7 +7,7 @@
 //! | `IDLE_TIMEOUT_SECS` | `1200` | session idle timeout |
 //! | `RUST_LOG` | `info` | `tracing-subscriber` filter, e.g. `info,session_core=debug,session_actix=debug` |
 //! | `SESSION_COOKIE_KEY` | generated (with a warning) | standard base64 of 64 random bytes, e.g. `head -c 64 /dev/urandom \| base64 -w0` |
-//! | `SESSION_LOCKING` | `optimistic` | `optimistic` or `exclusive` ([`ConcurrencyMode`]) |
+//! | `SESSION_LOCKING` | `optimistic` | `optimistic`, `exclusive` or `last-write-wins` ([`ConcurrencyMode`]) |
 
 pub mod routes;
 

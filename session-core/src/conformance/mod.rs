@@ -126,8 +126,8 @@ pub use locks::{
 pub use sessions::{
     corrupt_payload_starts_empty, exclusive_counter_loses_no_update,
     exclusive_expired_lease_refuses_commit, exclusive_lock_wait_is_bounded,
-    optimistic_concurrent_writers_keep_all_keys, oversized_session_writes_nothing, renew_and_purge,
-    session_round_trip,
+    last_write_wins_overwrites_whole_session, optimistic_concurrent_writers_keep_all_keys,
+    oversized_session_writes_nothing, renew_and_purge, session_round_trip,
 };
 
 /// A cache under test, plus whatever must stay alive while it is used.
@@ -253,6 +253,7 @@ macro_rules! distributed_cache_conformance {
             concurrent_compare_and_set,
             session_round_trip,
             optimistic_concurrent_writers_keep_all_keys,
+            last_write_wins_overwrites_whole_session,
             exclusive_counter_loses_no_update,
             exclusive_lock_wait_is_bounded,
             exclusive_expired_lease_refuses_commit,

@@ -101,6 +101,27 @@ pub async fn optimistic_concurrent_writers_keep_all_keys(cache: &SharedCache) {
     );
 }
 
+/// Last-write-wins mode: commits are plain `set`s (usable on stores without conditional
+/// writes), and of two overlapping requests the later commit replaces the whole session, as in
+/// ASP.NET Core.
+pub async fn last_write_wins_overwrites_whole_session(cache: &SharedCache) {
+    let store = store(cache, ConcurrencyMode::LastWriteWins);
+    let key = seeded(&store).await;
+    let first = store.session(Some(key.as_str()));
+    let second = store.session(Some(key.as_str()));
+    first.load().await.unwrap();
+    second.load().await.unwrap();
+    first.set_string("a", "1").await.unwrap();
+    second.set_string("b", "2").await.unwrap();
+    assert_eq!(first.finish(false).await.unwrap(), CookieAction::Keep);
+    assert_eq!(second.finish(false).await.unwrap(), CookieAction::Keep);
+    let next = store.session(Some(key.as_str()));
+    assert_eq!(next.get_string("b").await.unwrap().as_deref(), Some("2"));
+    assert_eq!(next.get_string("seed").await.unwrap().as_deref(), Some("x"));
+    // The documented price of this mode: the first request's change is gone.
+    assert_eq!(next.get_string("a").await.unwrap(), None);
+}
+
 /// Exclusive mode: concurrent increments of one counter are serialised; none is lost.
 pub async fn exclusive_counter_loses_no_update(cache: &SharedCache) {
     const REQUESTS: i32 = 24;

@@ -184,6 +184,23 @@ pub(crate) async fn write(shared: &StoreShared, state: &mut State) -> Result<boo
     let mut attempts = 0;
     let mut backoff = Backoff::new();
     let result = async {
+        if options.concurrency == ConcurrencyMode::LastWriteWins {
+            // No condition: the store may offer none (see `ConcurrencyMode::LastWriteWins`).
+            let payload = encode(state, options.max_payload_bytes)?;
+            io(
+                shared,
+                "set",
+                shared
+                    .cache
+                    .set(key.as_str(), payload.clone(), &entry_options),
+            )
+            .await
+            .map_err(SessionError::Commit)?;
+            attempts = 1;
+            state.committed(payload);
+            state.key_written = true;
+            return Ok(true);
+        }
         // Optimistic mode: wait for this node's turn on the key (see `StoreShared::commit_turns`);
         // exclusive-mode requests are serialised by their lock already.
         let _turn = match state.lock {
