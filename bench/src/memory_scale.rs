@@ -26,15 +26,9 @@ pub const KEY_BYTES: usize = 36;
 pub fn prefill_key(i: u64) -> String {
     // Multiplying by an odd constant is a bijection on u128, so keys never collide.
     let spread = u128::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
-    let hex = format!("{spread:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    session_core::SessionKey::from_bytes(spread.to_be_bytes())
+        .as_str()
+        .to_owned()
 }
 
 /// Inserts `n` idle sessions of [`SESSION_BYTES`] through the cache API (sliding expiry as a

@@ -170,21 +170,11 @@ async fn a_response_timeout_fails_the_call_and_recovers_after_thaw() {
 /// operation waits at most the pool's wait timeout and fails with a typed timeout.
 #[tokio::test]
 async fn an_exhausted_pool_fails_with_a_timeout() {
-    use cache_redis::deadpool_redis::{Config, PoolConfig, Runtime, Timeouts};
     let Some(server) = common::RedisServer::start().await else {
         return;
     };
     let wait = Duration::from_millis(300);
-    let mut config = Config::from_url(server.url());
-    config.pool = Some(PoolConfig {
-        max_size: 1,
-        timeouts: Timeouts {
-            wait: Some(wait),
-            ..Timeouts::default()
-        },
-        ..PoolConfig::default()
-    });
-    let pool = config.create_pool(Some(Runtime::Tokio1)).unwrap();
+    let pool = server.single_connection_pool(wait);
     let options = cache_redis::RedisCacheOptions {
         instance_name: common::unique_instance("faults"),
         ..cache_redis::RedisCacheOptions::default()

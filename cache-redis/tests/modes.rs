@@ -226,26 +226,16 @@ async fn sessions_work_with_scripting_disabled_in_last_write_wins_mode() {
     assert_eq!(next.get_i32("counter").await.unwrap(), Some(1));
     next.set_i32("counter", 2).await.unwrap();
     assert_eq!(next.finish(false).await.unwrap(), CookieAction::Keep);
-    assert_eq!(
-        store
-            .session(Some(key.as_str()))
-            .get_i32("counter")
-            .await
-            .unwrap(),
-        Some(2)
-    );
+    let stored = || async { store.session(Some(key.as_str())).get_i32("counter").await };
+    assert_eq!(stored().await.unwrap(), Some(2));
 
-    let optimistic = SessionStore::new(cache, options(ConcurrencyMode::Optimistic));
+    let optimistic = SessionStore::new(Arc::clone(&cache), options(ConcurrencyMode::Optimistic));
     let session = optimistic.session(Some(key.as_str()));
     session.set_i32("counter", 3).await.unwrap();
     let err = session.finish(false).await.unwrap_err();
     assert!(matches!(err, SessionError::Commit(_)), "{err:?}");
     assert_eq!(
-        store
-            .session(Some(key.as_str()))
-            .get_i32("counter")
-            .await
-            .unwrap(),
+        stored().await.unwrap(),
         Some(2),
         "nothing written by the refused commit"
     );

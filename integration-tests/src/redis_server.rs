@@ -378,6 +378,32 @@ impl RedisServer {
         signal(&self.private_mut()?.child, "CONT")
     }
 
+    /// A deadpool-redis pool of at most one connection on this server, whose checkouts wait at
+    /// most `wait`: the application-shared pool (`RedisCache::from_pool`) of the exhausted-pool
+    /// tests, where the test itself holds the connection.
+    ///
+    /// # Panics
+    /// If the pool cannot be built (a malformed URL: a bug in the launcher).
+    #[must_use]
+    pub fn single_connection_pool(
+        &self,
+        wait: std::time::Duration,
+    ) -> cache_redis::deadpool_redis::Pool {
+        use cache_redis::deadpool_redis::{Config, PoolConfig, Runtime, Timeouts};
+        let mut config = Config::from_url(self.url());
+        config.pool = Some(PoolConfig {
+            max_size: 1,
+            timeouts: Timeouts {
+                wait: Some(wait),
+                ..Timeouts::default()
+            },
+            ..PoolConfig::default()
+        });
+        config
+            .create_pool(Some(Runtime::Tokio1))
+            .unwrap_or_else(|e| panic!("deadpool-redis pool on {}: {e}", self.url()))
+    }
+
     /// Per-command call counts (`INFO commandstats`, without `info`).
     ///
     /// # Errors

@@ -295,7 +295,6 @@ async fn stalled_sql_server_ends_requests_within_the_io_timeout_then_recovers() 
 
 #[actix_web::test]
 async fn exhausted_pool_fails_after_the_pool_wait_not_the_io_timeout() {
-    use cache_redis::deadpool_redis::{Config, PoolConfig, Runtime, Timeouts};
     let Some(redis) = private_redis().await else {
         return;
     };
@@ -303,18 +302,7 @@ async fn exhausted_pool_fails_after_the_pool_wait_not_the_io_timeout() {
     // to clone its handle. A pool shared with the application can, when the application holds
     // every connection; that is the case built here.
     let wait = Duration::from_millis(300);
-    let mut config = Config::from_url(redis.url());
-    config.pool = Some(PoolConfig {
-        max_size: 1,
-        timeouts: Timeouts {
-            wait: Some(wait),
-            ..Timeouts::default()
-        },
-        ..PoolConfig::default()
-    });
-    let pool = config
-        .create_pool(Some(Runtime::Tokio1))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let pool = redis.single_connection_pool(wait);
     let options = cache_redis::RedisCacheOptions {
         instance_name: unique_key("faults"),
         ..cache_redis::RedisCacheOptions::default()

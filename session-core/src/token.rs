@@ -32,7 +32,22 @@ impl SessionKey {
     /// A fresh key of 128 random bits.
     #[must_use]
     pub fn generate() -> Self {
-        Self(Uuid::from_bytes(random_16()).hyphenated().to_string())
+        Self::from_bytes(random_16())
+    }
+
+    /// The key whose GUID text form encodes `bytes`. Keys of real sessions come from
+    /// [`generate`](Self::generate); this is for fixtures, tests and fuzzing, where the bytes
+    /// must be chosen (or replayed).
+    ///
+    /// ```
+    /// use session_core::SessionKey;
+    /// let key = SessionKey::from_bytes([0xab; 16]);
+    /// assert_eq!(key.as_str(), "abababab-abab-abab-abab-abababababab");
+    /// assert_eq!(SessionKey::parse(key.as_str()), Some(key));
+    /// ```
+    #[must_use]
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(Uuid::from_bytes(bytes).hyphenated().to_string())
     }
 
     /// Parses a key received from a client. Only the exact form this crate generates is accepted
