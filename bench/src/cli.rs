@@ -150,37 +150,32 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliErro
         }
         Some("memory-scale") => {
             args.next();
-            let mut sessions = None;
-            let mut flags = Flags(args);
-            while let Some(flag) = flags.next_flag() {
-                match flag.as_str() {
-                    "--sessions" => sessions = Some(flags.value(&flag)?),
-                    _ => return Err(CliError::Unknown(flag)),
-                }
-            }
-            Ok(Command::MemoryScale {
-                sessions: sessions.ok_or(CliError::Missing("--sessions"))?,
-            })
+            let sessions = parse_count(args, "--sessions")?;
+            Ok(Command::MemoryScale { sessions })
         }
         Some("moka-baseline") => {
             args.next();
-            let mut entries = None;
-            let mut flags = Flags(args);
-            while let Some(flag) = flags.next_flag() {
-                match flag.as_str() {
-                    "--entries" => entries = Some(flags.value(&flag)?),
-                    _ => return Err(CliError::Unknown(flag)),
-                }
-            }
-            Ok(Command::MokaBaseline {
-                entries: entries.ok_or(CliError::Missing("--entries"))?,
-            })
+            let entries = parse_count(args, "--entries")?;
+            Ok(Command::MokaBaseline { entries })
         }
         _ => parse_drive(args),
     }
 }
 
 /// Walks flags and their values.
+/// The one required flag `name` of a probe subcommand (`memory-scale`, `moka-baseline`).
+fn parse_count(args: impl Iterator<Item = String>, name: &'static str) -> Result<u64, CliError> {
+    let mut count = None;
+    let mut flags = Flags(args);
+    while let Some(flag) = flags.next_flag() {
+        if flag != name {
+            return Err(CliError::Unknown(flag));
+        }
+        count = Some(flags.value(&flag)?);
+    }
+    count.ok_or(CliError::Missing(name))
+}
+
 struct Flags<I: Iterator<Item = String>>(I);
 
 impl<I: Iterator<Item = String>> Flags<I> {
