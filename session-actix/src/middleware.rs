@@ -24,7 +24,7 @@ use crate::slot::SessionSlot;
 /// Built by [`SessionMiddleware::builder`] from exactly one cache. Per request it:
 ///
 /// 1. puts a lazy session slot in the request. The first time a handler asks for the
-///    [`Session`], the cookie is read through a [`CookieVerifier`](crate::CookieVerifier) (a
+///    [`Session`](crate::Session), the cookie is read through a [`CookieVerifier`](crate::CookieVerifier) (a
 ///    cookie that fails any check counts as absent: no store call, no error); the store is
 ///    called only when the session is first read or written;
 /// 2. after the handler, finishes a session that was asked for: writes changes, removes entries
