@@ -184,59 +184,63 @@ pub(crate) async fn write(shared: &StoreShared, state: &mut State) -> Result<boo
     let mut attempts = 0;
     let mut backoff = Backoff::new();
     let result = async {
-        if options.concurrency == ConcurrencyMode::LastWriteWins {
-            // No condition: the store may offer none (see `ConcurrencyMode::LastWriteWins`).
-            let payload = encode(state, options.max_payload_bytes)?;
-            io(
-                shared,
-                "set",
-                shared
-                    .cache
-                    .set(key.as_str(), payload.clone(), &entry_options),
-            )
-            .await
-            .map_err(SessionError::Commit)?;
-            attempts = 1;
-            state.committed(payload);
-            state.key_written = true;
-            return Ok(true);
-        }
-        // Optimistic mode: wait for this node's turn on the key (see `StoreShared::commit_turns`);
-        // exclusive-mode requests are serialised by their lock already.
-        let _turn = match state.lock {
-            Some(_) => None,
-            None => Some(
+        // Optimistic mode: wait for this node's turn on the key (see `StoreShared::commit_turns`).
+        // Exclusive-mode requests are serialised by their lock already; last-write-wins commits
+        // are unconditional, so there is no conflict to avoid.
+        let needs_turn =
+            state.lock.is_none() && options.concurrency != ConcurrencyMode::LastWriteWins;
+        let _turn = if needs_turn {
+            Some(
                 shared
                     .commit_turns
                     .acquire(key.as_str(), options.lock_wait)
                     .await
                     .ok_or(SessionError::LockTimeout(options.lock_wait))?,
-            ),
+            )
+        } else {
+            None
         };
         loop {
             attempts += 1;
             let payload = encode(state, options.max_payload_bytes)?;
-            let condition = write_condition(state, &key);
+            let condition = write_condition(state, &key, options.concurrency);
             if lease_expired(state, options.lock_lease) {
                 // The store would refuse it too; refusing here saves the round trip and does
                 // not depend on the store's clock agreeing with ours.
                 return Err(SessionError::LockLost);
             }
-            let applied = io(
-                shared,
-                "set_if",
-                shared
-                    .cache
-                    .set_if(key.as_str(), payload.clone(), &entry_options, &condition),
-            )
-            .await
+            let applied = match &condition {
+                // Last-write-wins: a plain `set` (the store may offer no conditional write).
+                None => io(
+                    shared,
+                    "set",
+                    shared
+                        .cache
+                        .set(key.as_str(), payload.clone(), &entry_options),
+                )
+                .await
+                .map(|()| true),
+                Some(condition) => {
+                    io(
+                        shared,
+                        "set_if",
+                        shared.cache.set_if(
+                            key.as_str(),
+                            payload.clone(),
+                            &entry_options,
+                            condition,
+                        ),
+                    )
+                    .await
+                }
+            }
             .map_err(SessionError::Commit)?;
             if applied {
                 state.committed(payload);
                 state.key_written = true;
                 return Ok(true);
             }
-            if matches!(condition, WriteCondition::LockHeld(_)) {
+            if matches!(condition, Some(WriteCondition::LockHeld(_))) {
                 return Err(SessionError::LockLost);
             }
             if attempts >= options.max_commit_attempts {
@@ -280,16 +284,25 @@ fn lease_expired(state: &State, lease: Duration) -> bool {
         .is_some_and(|lock| lock.acquired.elapsed() >= lease)
 }
 
-fn write_condition(state: &State, key: &SessionKey) -> WriteCondition {
+/// What a commit requires of the stored entry; `None` for an unconditional write
+/// ([`ConcurrencyMode::LastWriteWins`]).
+fn write_condition(
+    state: &State,
+    key: &SessionKey,
+    mode: ConcurrencyMode,
+) -> Option<WriteCondition> {
     if let Some(lock) = state.lock.as_ref().filter(|l| &l.key == key) {
-        return WriteCondition::LockHeld(lock.token.clone());
+        return Some(WriteCondition::LockHeld(lock.token.clone()));
     }
-    match &state.phase {
+    if mode == ConcurrencyMode::LastWriteWins {
+        return None;
+    }
+    Some(match &state.phase {
         Phase::Loaded {
             base: Some(base), ..
         } => WriteCondition::ValueEquals(base.clone()),
         _ => WriteCondition::Absent,
-    }
+    })
 }
 
 /// The end-of-request decision (see [`Session::finish`](crate::Session::finish)).
