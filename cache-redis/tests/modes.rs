@@ -184,6 +184,21 @@ async fn scripting_disabled_mode() {
         ),
         "{err:?}"
     );
+    let err = cache
+        .remove_if_equals("k", &Bytes::from_static(b"v2"))
+        .await
+        .unwrap_err();
+    let source = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<RedisCacheError>());
+    assert!(
+        matches!(
+            source,
+            Some(RedisCacheError::ScriptingDisabled {
+                operation: "remove_if_equals"
+            })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v2"[..]));
     let token = LockToken::generate();
     assert!(
         cache

@@ -63,6 +63,12 @@
 //! | [`set_if_lock_held_refuses_with_other_token`] | `LockHeld` refuses for a token that does not hold the lock |
 //! | [`set_if_lock_held_refuses_after_lease_expired`] | `LockHeld` refuses once the lease ran out |
 //! | [`set_if_lock_held_refuses_without_lock`] | `LockHeld` refuses when no lock exists |
+//! | [`remove_if_equals_removes_when_equal`] | `remove_if_equals` removes a live entry holding exactly the expected value |
+//! | [`remove_if_equals_keeps_different_value`] | `remove_if_equals` refuses on a different value, leaving it untouched |
+//! | [`remove_if_equals_on_missing_key_is_false`] | `remove_if_equals` of a missing key is `false` |
+//! | [`remove_if_equals_on_expired_entry_is_false`] | an expired entry counts as missing for `remove_if_equals` |
+//! | [`remove_if_equals_ignores_trailing_zero_difference`] | `ab` and `ab\0` are different values for `remove_if_equals`, either way round |
+//! | [`remove_if_equals_leaves_lock_alone`] | `remove_if_equals` of `k`'s entry leaves the lock on `k` held |
 //! | [`try_lock_takes_free_lock`] | `try_lock` on a free key succeeds |
 //! | [`try_lock_refuses_other_token`] | a held lock refuses another token |
 //! | [`try_lock_same_token_extends`] | the holder can take its own lock again |
@@ -72,6 +78,7 @@
 //! | [`locks_and_entries_are_separate`] | a lock on `k` is invisible to `get("k")`; entry and lock operations don't disturb each other |
 //! | [`concurrent_distinct_keys`] | 64 tasks writing and reading distinct keys all read their own value |
 //! | [`concurrent_compare_and_set`] | 16 tasks × 10 compare-and-set increments of one counter end at exactly 160 |
+//! | [`concurrent_remove_if_equals_and_compare_and_set`] | racing compare-and-sets and one `remove_if_equals` of the same value: exactly one wins, and the entry is as the winner left it |
 //! | [`session_round_trip`] | a new [`Session`](crate::Session) is stored in the ASP.NET Core format under a new key and read back |
 //! | [`optimistic_concurrent_writers_keep_all_keys`] | optimistic mode: 8 overlapping requests writing different keys lose nothing |
 //! | [`exclusive_counter_loses_no_update`] | exclusive mode: 24 concurrent increments of one counter end at exactly 24 |
@@ -96,6 +103,7 @@ mod concurrency;
 mod conditional;
 mod expiry;
 mod locks;
+mod remove_if;
 mod sessions;
 
 pub use basic::{
@@ -121,6 +129,12 @@ pub use locks::{
     expired_lease_can_be_taken, locks_and_entries_are_separate, try_lock_refuses_other_token,
     try_lock_same_token_extends, try_lock_takes_free_lock, unlock_frees_lock_for_others,
     unlock_with_wrong_token_keeps_lock,
+};
+pub use remove_if::{
+    concurrent_remove_if_equals_and_compare_and_set,
+    remove_if_equals_ignores_trailing_zero_difference, remove_if_equals_keeps_different_value,
+    remove_if_equals_leaves_lock_alone, remove_if_equals_on_expired_entry_is_false,
+    remove_if_equals_on_missing_key_is_false, remove_if_equals_removes_when_equal,
 };
 
 pub use sessions::{
@@ -242,6 +256,12 @@ macro_rules! distributed_cache_conformance {
             set_if_lock_held_refuses_with_other_token,
             set_if_lock_held_refuses_after_lease_expired,
             set_if_lock_held_refuses_without_lock,
+            remove_if_equals_removes_when_equal,
+            remove_if_equals_keeps_different_value,
+            remove_if_equals_on_missing_key_is_false,
+            remove_if_equals_on_expired_entry_is_false,
+            remove_if_equals_ignores_trailing_zero_difference,
+            remove_if_equals_leaves_lock_alone,
             try_lock_takes_free_lock,
             try_lock_refuses_other_token,
             try_lock_same_token_extends,
@@ -251,6 +271,7 @@ macro_rules! distributed_cache_conformance {
             locks_and_entries_are_separate,
             concurrent_distinct_keys,
             concurrent_compare_and_set,
+            concurrent_remove_if_equals_and_compare_and_set,
             session_round_trip,
             optimistic_concurrent_writers_keep_all_keys,
             last_write_wins_overwrites_whole_session,
