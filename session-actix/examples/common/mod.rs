@@ -15,7 +15,7 @@ use std::error::Error;
 use std::time::Duration;
 
 use actix_web::cookie::Key;
-use actix_web::{App, HttpServer};
+use actix_web::{App, HttpServer, web};
 use base64::Engine as _;
 use session_actix::{
     ConcurrencyMode, CookieSecurePolicy, SessionMiddleware, SessionOptions, SharedCache,
@@ -123,8 +123,12 @@ pub fn init_tracing() {
 /// Invalid settings, or the address cannot be bound.
 pub async fn serve(cache: SharedCache, settings: Settings) -> Result<(), BoxError> {
     let sessions = settings.middleware(cache.clone())?;
+    // The cache is shared with routes that need it directly (the diagnostic ping): handlers
+    // cannot reach it through their session.
+    let shared = web::Data::new(cache.clone());
     let server = HttpServer::new(move || {
         App::new()
+            .app_data(shared.clone())
             .wrap(sessions.clone())
             .configure(routes::configure)
     })

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
-use session_actix::{CacheError, Session, SessionHttpError};
+use session_actix::{CacheError, Session, SessionHttpError, SharedCache};
 
 /// How long `/diag/session` waits for the cache to answer its ping.
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
@@ -86,12 +86,14 @@ async fn clear(session: Session) -> Result<HttpResponse, SessionHttpError> {
 }
 
 /// `GET /diag/session`: the guide's diagnostic route.
-async fn diag(session: Session) -> Result<HttpResponse, SessionHttpError> {
+async fn diag(
+    session: Session,
+    cache: web::Data<SharedCache>,
+) -> Result<HttpResponse, SessionHttpError> {
     if session.get("color").await?.is_none() {
         session.set_string("color", "blue").await?;
     }
     let color = session.get_string("color").await?;
-    let cache = session.cache();
     actix_web::rt::time::timeout(PING_TIMEOUT, cache.ping())
         .await
         .unwrap_or(Err(CacheError::Timeout {
