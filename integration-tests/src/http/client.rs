@@ -135,11 +135,19 @@ pub struct Client<S> {
     pub jar: TestJar,
 }
 
-/// Builds the app ([`routes::configure`] wrapped in `sessions`) and an empty jar.
+/// Builds the app ([`routes::configure`] wrapped in `sessions`, with the cache as app data for
+/// the diagnostic route, as the examples do) and an empty jar.
 pub async fn client(
     sessions: SessionMiddleware,
 ) -> Client<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = Error>> {
-    let app = test::init_service(App::new().wrap(sessions).configure(routes::configure)).await;
+    let cache = actix_web::web::Data::new(sessions.cache().clone());
+    let app = test::init_service(
+        App::new()
+            .app_data(cache)
+            .wrap(sessions)
+            .configure(routes::configure),
+    )
+    .await;
     Client {
         app,
         jar: TestJar::default(),
