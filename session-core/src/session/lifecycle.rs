@@ -115,7 +115,8 @@ async fn load_existing(shared: &StoreShared, state: &mut State, key: SessionKey)
 async fn acquire_lock(shared: &StoreShared, key: &SessionKey) -> Result<HeldLock, LoadFailure> {
     let options = &shared.options;
     let wait = options.lock_wait;
-    let deadline = Instant::now() + wait;
+    // tokio's clock (the same as std's outside tests), so that a paused test clock drives it.
+    let deadline = tokio::time::Instant::now() + wait;
     let local = shared
         .local_locks
         .acquire(key.as_str(), wait)
@@ -154,7 +155,7 @@ async fn acquire_lock(shared: &StoreShared, key: &SessionKey) -> Result<HeldLock
                 _local: local,
             });
         }
-        let now = Instant::now();
+        let now = tokio::time::Instant::now();
         if now >= deadline {
             return Err(LoadFailure::LockTimeout(wait));
         }
