@@ -570,3 +570,22 @@ async fn torture_two_nodes_on_redis() {
 async fn torture_two_nodes_on_the_tds_test_server() {
     torture(Store::Tds).await;
 }
+
+#[test]
+fn the_plan_depends_on_the_seed_alone() {
+    let ops = |seed| {
+        Plan::new(seed)
+            .users
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ops(7), ops(7), "a seed replays its plan");
+    assert_ne!(ops(7), ops(8));
+    let plan = Plan::new(7);
+    assert!(
+        plan.requests() >= 3 * plan.clients(),
+        "the fault thresholds are reachable"
+    );
+}
