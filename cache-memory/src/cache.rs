@@ -32,8 +32,9 @@ use crate::stripes::KeyStripes;
 ///   is kept under [`MemoryCacheOptions::max_bytes`] by evicting the least recently used
 ///   entries. LRU rather than moka's default TinyLFU, because TinyLFU may refuse to admit a brand
 ///   new entry, and a session written a moment ago must be readable.
-/// * **Atomicity**: all writes to one key (entries and locks) are serialized, so `set_if` checks
-///   and writes in one step. Its condition check counts as an access (it slides the entry).
+/// * **Atomicity**: all writes to one key (entries and locks) are serialized, so `set_if` and
+///   `remove_if_equals` check and write in one step. Their check counts as an access (it slides
+///   the entry).
 /// * **Locks** live in a second map, separate from entries, and expire with their lease.
 #[derive(Clone)]
 pub struct MemoryCache {
@@ -227,6 +228,18 @@ impl DistributedCache for MemoryCache {
         let _stripe = self.stripes.lock(key).await;
         self.entries.invalidate(&EntryKey::new(key)).await;
         Ok(())
+    }
+
+    async fn remove_if_equals(&self, key: &str, expected: &Bytes) -> Result<bool, CacheError> {
+        // The same stripe and check as `set_if(ValueEquals)`, so no write to the key can land
+        // between the comparison and the removal. Cloning `Bytes` only bumps a reference count.
+        let _stripe = self.stripes.lock(key).await;
+        let condition = WriteCondition::ValueEquals(expected.clone());
+        if !self.condition_holds(key, &condition).await {
+            return Ok(false);
+        }
+        self.entries.invalidate(&EntryKey::new(key)).await;
+        Ok(true)
     }
 
     async fn try_lock(

@@ -55,7 +55,7 @@ enum Request<'a> {
     Pipeline(&'a redis::Pipeline),
 }
 
-/// What the get/set_if scripts answer: `{status}` or `{status, value}`.
+/// What the get/set_if/remove_if_equals scripts answer: `{status}` or `{status, value}`.
 enum ScriptReply {
     Live(Option<Vec<u8>>),
     Missing,
@@ -202,7 +202,7 @@ impl RedisCache {
         }
     }
 
-    /// Decodes `{status}` / `{status, value}` from the get and set_if scripts.
+    /// Decodes `{status}` / `{status, value}` from the get, set_if and remove_if_equals scripts.
     fn decode(operation: &'static str, reply: Vec<Value>) -> Result<ScriptReply, CacheError> {
         let unexpected =
             || CacheError::backend(operation, RedisCacheError::UnexpectedReply("script status"));
@@ -391,6 +391,27 @@ impl DistributedCache for RedisCache {
             .exec("remove", Retry::Idempotent, Request::Cmd(&unlink))
             .await?;
         Ok(())
+    }
+
+    async fn remove_if_equals(&self, key: &str, expected: &Bytes) -> Result<bool, CacheError> {
+        // Like `set_if`: no atomic compare-and-delete without scripting, so refuse rather than
+        // race.
+        self.require_scripts("remove_if_equals")?;
+        let mut invocation = scripts::REMOVE_IF_EQUALS.key(self.redis_key(key));
+        invocation.arg(now_ticks()).arg(expected.as_ref());
+        // Never re-sent, as `set_if(ValueEquals)`: if the first attempt removed the entry and
+        // only its reply was lost, a retry would report `false` for our own removal.
+        let reply: Vec<Value> = self
+            .exec(
+                "remove_if_equals",
+                Retry::Never,
+                Request::Script(&invocation),
+            )
+            .await?;
+        Ok(matches!(
+            Self::decode("remove_if_equals", reply)?,
+            ScriptReply::Live(_)
+        ))
     }
 
     async fn try_lock(

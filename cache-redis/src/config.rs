@@ -17,7 +17,7 @@ pub enum ScriptMode {
     ///   race with a concurrent `set` (the slide may apply the old entry's sliding window to the
     ///   new entry's key);
     /// * `set` stays one atomic round trip (a `MULTI`/`HSET`/`PEXPIRE`/`EXEC` pipeline);
-    /// * `set_if`, `try_lock` and `unlock` are unavailable and fail with
+    /// * `set_if`, `remove_if_equals`, `try_lock` and `unlock` are unavailable and fail with
     ///   [`RedisCacheError::ScriptingDisabled`](crate::RedisCacheError::ScriptingDisabled)
     ///   (so sessions must use
     ///   [`ConcurrencyMode::LastWriteWins`](session_core::ConcurrencyMode::LastWriteWins)).

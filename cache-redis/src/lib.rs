@@ -69,6 +69,7 @@
 //! | `set`      | 1 `EVALSHA`     | `HSET`, `PEXPIRE` or `PERSIST`      |
 //! | `set_if`   | 1 `EVALSHA`     | `HMGET` or `GET` (lock), then `HSET` + `PEXPIRE` if applied |
 //! | `remove`   | 1 `UNLINK`      | —                                   |
+//! | `remove_if_equals` | 1 `EVALSHA` | `HMGET`, then `UNLINK` if equal     |
 //! | `try_lock` | 1 `EVALSHA`     | `GET`, `SET … PX`                   |
 //! | `unlock`   | 1 `EVALSHA`     | `GET`, `DEL`                        |
 //!
@@ -84,9 +85,9 @@
 //! times out), the pool's idle connections are dropped (a restart killed them too); idempotent
 //! operations (`get`, `refresh`, `set`, `remove`, `try_lock`, `unlock`,
 //! `set_if(LockHeld)`) are then re-sent once on a fresh connection, so the first operations
-//! after a Redis restart succeed. `set_if(Absent | ValueEquals)` is never re-sent — if the first
-//! attempt was applied and only its reply lost, a retry would report a false conflict — and
-//! surfaces the error instead.
+//! after a Redis restart succeed. `set_if(Absent | ValueEquals)` and `remove_if_equals` are never
+//! re-sent — if the first attempt was applied and only its reply lost, a retry would report a
+//! false conflict — and surface the error instead.
 //!
 //! [`ScriptMode::Disabled`] serves servers without scripting, with the weaker guarantees listed
 //! there.

@@ -104,6 +104,21 @@ return {{1}}"
     ))
 });
 
+/// `remove_if_equals`. KEYS: entry. ARGV: now (ticks), expected data. Deletes the entry only if it
+/// is live and holds exactly the expected data (liveness as in [`SET_IF`]'s `equals`; an expired
+/// entry counts as missing). Returns `{1}` (removed), `{0}` (missing or different, left alone) or
+/// a corrupt status as [`GET`] does.
+pub(crate) static REMOVE_IF_EQUALS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{READ_ENTRY}
+local status, value = read_entry(KEYS[1], tonumber(ARGV[1]))
+if status < 0 then return {{status, value}} end
+if status ~= 1 or value ~= ARGV[2] then return {{0}} end
+redis.call('UNLINK', KEYS[1])
+return {{1}}"
+    ))
+});
+
 /// `try_lock`. KEYS: lock. ARGV: token, lease ms. Takes a free lock or extends our own.
 pub(crate) static TRY_LOCK: LazyLock<Script> = LazyLock::new(|| {
     Script::new(

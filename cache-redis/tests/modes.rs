@@ -184,6 +184,21 @@ async fn scripting_disabled_mode() {
         ),
         "{err:?}"
     );
+    let err = cache
+        .remove_if_equals("k", &Bytes::from_static(b"v2"))
+        .await
+        .unwrap_err();
+    let source = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<RedisCacheError>());
+    assert!(
+        matches!(
+            source,
+            Some(RedisCacheError::ScriptingDisabled {
+                operation: "remove_if_equals"
+            })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v2"[..]));
     let token = LockToken::generate();
     assert!(
         cache
@@ -217,20 +232,20 @@ async fn sessions_work_with_scripting_disabled_in_last_write_wins_mode() {
     );
     let options = |mode| SessionOptions::builder().concurrency(mode).build().unwrap();
     let store = SessionStore::new(Arc::clone(&cache), options(ConcurrencyMode::LastWriteWins));
-    let session = store.session(None);
+    let session = store.open(None);
     session.set_i32("counter", 1).await.unwrap();
     let CookieAction::Set(key) = session.finish(false).await.unwrap() else {
         panic!("a new session sets its cookie");
     };
-    let next = store.session(Some(key.as_str()));
+    let next = store.open(Some(key.as_str()));
     assert_eq!(next.get_i32("counter").await.unwrap(), Some(1));
     next.set_i32("counter", 2).await.unwrap();
     assert_eq!(next.finish(false).await.unwrap(), CookieAction::Keep);
-    let stored = || async { store.session(Some(key.as_str())).get_i32("counter").await };
+    let stored = || async { store.open(Some(key.as_str())).get_i32("counter").await };
     assert_eq!(stored().await.unwrap(), Some(2));
 
     let optimistic = SessionStore::new(Arc::clone(&cache), options(ConcurrencyMode::Optimistic));
-    let session = optimistic.session(Some(key.as_str()));
+    let session = optimistic.open(Some(key.as_str()));
     session.set_i32("counter", 3).await.unwrap();
     let err = session.finish(false).await.unwrap_err();
     assert!(matches!(err, SessionError::Commit(_)), "{err:?}");

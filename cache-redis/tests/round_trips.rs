@@ -60,6 +60,10 @@ async fn each_operation_is_one_round_trip() {
         .await
         .unwrap();
     cache.unlock("k", &token).await.unwrap();
+    cache
+        .remove_if_equals("k", &Bytes::from_static(b"other"))
+        .await
+        .unwrap();
 
     let d = measure!(server, cache.get("k").await.unwrap());
     assert_eq!(
@@ -158,6 +162,34 @@ async fn each_operation_is_one_round_trip() {
         d,
         counts(&[("evalsha", 1), ("get", 1), ("del", 1)]),
         "unlock"
+    );
+    let d = measure!(
+        server,
+        assert!(
+            !cache
+                .remove_if_equals("k", &Bytes::from_static(b"v3"))
+                .await
+                .unwrap()
+        )
+    );
+    assert_eq!(
+        d,
+        counts(&[("evalsha", 1), ("hmget", 1)]),
+        "remove_if_equals (refused)"
+    );
+    let d = measure!(
+        server,
+        assert!(
+            cache
+                .remove_if_equals("k", &Bytes::from_static(b"v4"))
+                .await
+                .unwrap()
+        )
+    );
+    assert_eq!(
+        d,
+        counts(&[("evalsha", 1), ("hmget", 1), ("unlink", 1)]),
+        "remove_if_equals"
     );
     let d = measure!(server, cache.remove("k").await.unwrap());
     assert_eq!(d, counts(&[("unlink", 1)]), "remove");

@@ -434,6 +434,24 @@ impl DistributedCache for SqlServerCache {
             .map(drop)
     }
 
+    async fn remove_if_equals(&self, key: &str, expected: &Bytes) -> Result<bool, CacheError> {
+        validate_key(key)?;
+        let now = expiry::sql_time(SystemTime::now());
+        let expected: &[u8] = expected;
+        let sql = &self.inner.statements.remove_if_equals;
+        // Never re-sent, as `set_if`: if the first attempt deleted the row and only its reply was
+        // lost, a retry would report `false` for our own removal.
+        let rows = self
+            .inner
+            .rows(
+                "remove_if_equals",
+                Retry::Never,
+                Request::Execute(sql, &[&key, &expected, &now]),
+            )
+            .await?;
+        Ok(rows > 0)
+    }
+
     async fn try_lock(
         &self,
         key: &str,

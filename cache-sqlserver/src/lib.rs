@@ -47,7 +47,8 @@
 //! * A connection whose request was abandoned (the caller's timeout dropped the future) or failed
 //!   in transport is discarded, never reused half-way through a response.
 //! * A pooled connection that died while idle is noticed by its next request; operations that
-//!   are safe to repeat (everything but `set_if`) are then sent again on another connection.
+//!   are safe to repeat (everything but `set_if` and `remove_if_equals`) are then sent again on
+//!   another connection.
 //! * Errors reach callers as `CacheError::Backend` whose source is the driver's error (or a
 //!   [`SqlServerError`]), e.g. to read the SQL error number.
 //!

@@ -113,11 +113,15 @@ pub const SET_IF_ABSENT: &str = concat!(
 
 /// Compare-and-set on `Value` (write parameters `@P1`..`@P6`, `@P7` the expected value).
 /// Rows affected: 1 if the live entry held exactly `@P7` and was replaced, else 0.
+///
+/// The `DATALENGTH` guard makes the comparison byte-for-byte: SQL Server ignores trailing zero
+/// bytes when comparing `varbinary` (`0x6162 = 0x616200`).
 pub const SET_IF_VALUE_EQUALS: &str = concat!(
     counted!(),
     "UPDATE {table} ",
     row_assignments!(),
-    " WHERE Id = @P1 AND Value = @P7 AND ExpiresAtTime >= @P6;"
+    " WHERE Id = @P1 AND Value = @P7 AND DATALENGTH(Value) = DATALENGTH(@P7) \
+     AND ExpiresAtTime >= @P6;"
 );
 
 /// Upserts an entry only while the lock row `@P7` holds token `@P8` and is live (write
@@ -141,6 +145,15 @@ pub const SET_IF_LOCK_HELD: &str = concat!(
 
 /// Removes an entry: `@P1` Id.
 pub const REMOVE: &str = "DELETE FROM {table} WHERE Id = @P1;";
+
+/// Removes an entry only if it is live and holds exactly `@P2`: `@P1` Id, `@P2` expected value,
+/// `@P3` now. Rows affected: 1 if removed, else 0. Liveness and the `DATALENGTH` guard as in
+/// [`SET_IF_VALUE_EQUALS`].
+pub const REMOVE_IF_EQUALS: &str = concat!(
+    counted!(),
+    "DELETE FROM {table} WHERE Id = @P1 AND Value = @P2 AND DATALENGTH(Value) = DATALENGTH(@P2) \
+     AND ExpiresAtTime >= @P3;"
+);
 
 /// Takes or extends a lock: `@P1` lock row Id, `@P2` token, `@P3` lease end, `@P4` now.
 /// Rows affected: 1 if the lock is now held with `@P2`, 0 if another live token holds it.
@@ -195,6 +208,8 @@ pub struct Statements {
     pub set_if_lock_held: String,
     /// [`REMOVE`].
     pub remove: String,
+    /// [`REMOVE_IF_EQUALS`].
+    pub remove_if_equals: String,
     /// [`TRY_LOCK`].
     pub try_lock: String,
     /// [`UNLOCK`].
@@ -220,6 +235,7 @@ impl Statements {
             set_if_value_equals: r(SET_IF_VALUE_EQUALS),
             set_if_lock_held: r(SET_IF_LOCK_HELD),
             remove: r(REMOVE),
+            remove_if_equals: r(REMOVE_IF_EQUALS),
             try_lock: r(TRY_LOCK),
             unlock: r(UNLOCK),
             delete_expired: r(DELETE_EXPIRED),
@@ -229,7 +245,7 @@ impl Statements {
 
     /// Every rendered statement with a short name (for tests and diagnostics).
     #[must_use]
-    pub fn all(&self) -> [(&'static str, &str); 11] {
+    pub fn all(&self) -> [(&'static str, &str); 12] {
         [
             ("get", &self.get),
             ("refresh", &self.refresh),
@@ -238,6 +254,7 @@ impl Statements {
             ("set_if_value_equals", &self.set_if_value_equals),
             ("set_if_lock_held", &self.set_if_lock_held),
             ("remove", &self.remove),
+            ("remove_if_equals", &self.remove_if_equals),
             ("try_lock", &self.try_lock),
             ("unlock", &self.unlock),
             ("delete_expired", &self.delete_expired),

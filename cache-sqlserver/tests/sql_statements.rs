@@ -51,7 +51,11 @@ fn statement_shapes() {
         assert_eq!(count(single), 1, "{single}");
     }
     // Counted statements: SET NOCOUNT OFF, then the statement.
-    for counted in [&s.delete_expired, &s.set_if_value_equals] {
+    for counted in [
+        &s.delete_expired,
+        &s.set_if_value_equals,
+        &s.remove_if_equals,
+    ] {
         assert!(counted.starts_with("SET NOCOUNT OFF; "), "{counted}");
         assert_eq!(count(counted), 2, "{counted}");
     }
@@ -74,7 +78,7 @@ fn statement_shapes() {
 #[test]
 fn parameters_are_numbered_without_gaps() {
     let s = statements();
-    let expected: [(&str, u32); 11] = [
+    let expected: [(&str, u32); 12] = [
         (&s.get, 2),
         (&s.refresh, 2),
         (&s.set, 5),
@@ -82,6 +86,7 @@ fn parameters_are_numbered_without_gaps() {
         (&s.set_if_value_equals, 7),
         (&s.set_if_lock_held, 8),
         (&s.remove, 1),
+        (&s.remove_if_equals, 3),
         (&s.try_lock, 4),
         (&s.unlock, 2),
         (&s.delete_expired, 1),
@@ -99,6 +104,23 @@ fn parameters_are_numbered_without_gaps() {
     ] {
         let used = parameters(sql);
         assert!((1..=5).all(|p| used.contains(&p)), "{sql}");
+    }
+}
+
+/// SQL Server compares `varbinary` ignoring trailing zero bytes (`0x6162 = 0x616200`), so every
+/// comparison against an expected value also compares lengths, to be byte-for-byte.
+#[test]
+fn value_comparisons_are_byte_exact() {
+    let s = statements();
+    for (sql, param) in [
+        (&s.set_if_value_equals, "@P7"),
+        (&s.remove_if_equals, "@P2"),
+    ] {
+        assert!(sql.contains(&format!("Value = {param}")), "{sql}");
+        assert!(
+            sql.contains(&format!("DATALENGTH(Value) = DATALENGTH({param})")),
+            "{sql}"
+        );
     }
 }
 

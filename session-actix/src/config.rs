@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::cookie::{Key, SameSite};
+use actix_web::http::StatusCode;
 use session_core::{ConfigError, SessionOptions, SessionStore, SharedCache};
 
 use crate::cookie::CookieSettings;
@@ -51,6 +52,9 @@ pub enum BuildError {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// The conflict status is not a 4xx or 5xx status (a conflict must never look like success).
+    #[error("`conflict_status` must be a 4xx or 5xx status, not {0}")]
+    ConflictStatus(StatusCode),
     /// No signing key was given and the operating system's random generator could not make one.
     #[error("no signing key was given and none could be generated")]
     KeyGeneration,
@@ -74,9 +78,10 @@ pub enum BuildError {
 /// | [`cookie_max_age`](Self::cookie_max_age) | none: a browser-session cookie, as ASP.NET Core | — |
 /// | signing key (second argument of [`SessionMiddleware::builder`]) | generated at start-up, with a warning | — |
 /// | [`previous_keys`](Self::previous_keys) | none | — |
-/// | [`session_options`](Self::session_options) | [`SessionOptions::default`] (idle 20 min, IO timeout 60 s, ...) | see [`SessionOptions`] |
+/// | [`session_options`](Self::session_options) | [`SessionOptions::default`] (idle 20 min, IO timeout 10 s, ...) | see [`SessionOptions`] |
 /// | [`refresh_on_every_request`](Self::refresh_on_every_request) | off | [`DEFAULT_REFRESH_ON_EVERY_REQUEST`](Self::DEFAULT_REFRESH_ON_EVERY_REQUEST) |
 /// | [`commit_failure`](Self::commit_failure) | [`CommitFailurePolicy::Fail`] | [`DEFAULT_COMMIT_FAILURE`](Self::DEFAULT_COMMIT_FAILURE) |
+/// | [`conflict_status`](Self::conflict_status) | `409 Conflict` | [`DEFAULT_CONFLICT_STATUS`](crate::DEFAULT_CONFLICT_STATUS) |
 ///
 /// The cookie carries only the session key, signed with HMAC-SHA256 under the signing key.
 #[must_use = "a builder does nothing until `build` is called"]
@@ -94,6 +99,7 @@ pub struct SessionMiddlewareBuilder {
     options: SessionOptions,
     refresh_on_every_request: bool,
     commit_failure: CommitFailurePolicy,
+    conflict_status: StatusCode,
 }
 
 impl std::fmt::Debug for SessionMiddlewareBuilder {
@@ -113,6 +119,7 @@ impl std::fmt::Debug for SessionMiddlewareBuilder {
             .field("options", &self.options)
             .field("refresh_on_every_request", &self.refresh_on_every_request)
             .field("commit_failure", &self.commit_failure)
+            .field("conflict_status", &self.conflict_status)
             .finish()
     }
 }
@@ -148,6 +155,7 @@ impl SessionMiddlewareBuilder {
             options: SessionOptions::default(),
             refresh_on_every_request: Self::DEFAULT_REFRESH_ON_EVERY_REQUEST,
             commit_failure: Self::DEFAULT_COMMIT_FAILURE,
+            conflict_status: crate::DEFAULT_CONFLICT_STATUS,
         }
     }
 
@@ -227,6 +235,19 @@ impl SessionMiddlewareBuilder {
         self
     }
 
+    /// The status answered when a request's session commit conflicts with a concurrent request
+    /// of the same session ([`SessionError::is_conflict`](session_core::SessionError::is_conflict):
+    /// a value it read was changed, or the session was logged out or renewed meanwhile). The
+    /// handler's response is replaced, whatever [`commit_failure`](Self::commit_failure) says:
+    /// nothing of the request was stored. Default `409 Conflict` (see
+    /// [`DEFAULT_CONFLICT_STATUS`](crate::DEFAULT_CONFLICT_STATUS) for why); `503 Service
+    /// Unavailable` (sent with `Retry-After: 1`) suits clients that retry on 503 only.
+    /// Must be a 4xx or 5xx status.
+    pub fn conflict_status(mut self, status: StatusCode) -> Self {
+        self.conflict_status = status;
+        self
+    }
+
     /// Validates the settings and builds the middleware. Without a signing key, one is
     /// generated now and a warning logged: sessions then neither survive a restart nor work
     /// across several nodes.
@@ -235,6 +256,9 @@ impl SessionMiddlewareBuilder {
     /// [`BuildError`] naming the first invalid setting.
     pub fn build(self) -> Result<SessionMiddleware, BuildError> {
         self.options.validate().map_err(BuildError::Options)?;
+        if !(self.conflict_status.is_client_error() || self.conflict_status.is_server_error()) {
+            return Err(BuildError::ConflictStatus(self.conflict_status));
+        }
         validate_cookie(
             &self.cookie_name,
             &self.cookie_path,
@@ -277,6 +301,7 @@ impl SessionMiddlewareBuilder {
             cookie,
             refresh_on_every_request: self.refresh_on_every_request,
             commit_failure: self.commit_failure,
+            conflict_status: self.conflict_status,
         })))
     }
 }

@@ -12,8 +12,24 @@ use crate::slot::SessionSlot;
 /// The request's session, as a handler argument.
 ///
 /// A thin handle over [`session_core::Session`] (it dereferences to it, so every accessor —
-/// `get_i32`, `set_string`, `renew`, `purge`, ... — is available directly). Clones share the
-/// same session. Extracting it makes no store call: the session loads on first access.
+/// `get_i32`, `set_string`, `update_i32`, `commit`, `renew`, `purge`, ... — is available
+/// directly). Clones share the same session. Extracting it makes no store call: the session
+/// loads on first access. Ending the session (the final commit, the cookie) is the
+/// middleware's: a handler cannot finish it or reach the cache through it.
+///
+/// ```compile_fail
+/// async fn handler(session: session_actix::Session) {
+///     // Does not compile: only the middleware ends a request's session.
+///     let _ = session.finish(false).await;
+/// }
+/// ```
+///
+/// ```compile_fail
+/// async fn handler(session: session_actix::Session) {
+///     // Does not compile: handlers reach the store only through their session.
+///     let _ = session.cache();
+/// }
+/// ```
 ///
 /// Extraction fails with [`SessionHttpError::MiddlewareMissing`] (a 500) when
 /// [`SessionMiddleware`](crate::SessionMiddleware) is not wrapped around the route.

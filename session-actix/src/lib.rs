@@ -8,9 +8,11 @@
 //!   [`SessionMiddlewareBuilder`]).
 //! * [`Session`]: the handler argument (or [`SessionExt::get_session`] on a request). It
 //!   dereferences to [`session_core::Session`]: `get`/`set`/`remove`/`clear`, `get_i32`,
-//!   `set_string`, ..., `renew` (at login), `purge` (at logout).
-//! * [`SessionHttpError`]: lets handlers use `?` on session calls; answered as an opaque 500
-//!   with the cause logged.
+//!   `set_string`, ..., `update_i32` (read-modify-write that merges), `commit`, `renew` (at
+//!   login), `purge` (at logout). Ending the session is the middleware's alone.
+//! * [`SessionHttpError`]: lets handlers use `?` on session calls; answered opaquely with the
+//!   cause logged: 409 for a conflict with a concurrent request of the same session, 503 for a
+//!   busy session (exclusive mode), 500 otherwise.
 //! * [`CookieVerifier`]: the checks a client's session cookie must pass (signature by the
 //!   current or a previous key, size, one cookie of the name, well-formed key), usable on its
 //!   own.
@@ -29,8 +31,8 @@
 //! use session_actix::{Session, SessionHttpError, SessionMiddleware};
 //!
 //! async fn counter(session: Session) -> Result<HttpResponse, SessionHttpError> {
-//!     let n = session.get_i32("counter").await?.unwrap_or(0) + 1;
-//!     session.set_i32("counter", n).await?;
+//!     // A read-modify-write that merges with concurrent requests instead of losing them.
+//!     let n = session.update_i32("counter", |n| n.unwrap_or(0) + 1).await?;
 //!     Ok(HttpResponse::Ok().body(n.to_string()))
 //! }
 //!
@@ -62,7 +64,11 @@
 //! unavailable: [`is_available`](session_core::Session::is_available) is false and every
 //! accessor returns the error, so the handler decides (`?` gives an opaque 500). If the session
 //! cannot be written back at the end of the request, the response becomes an opaque 500 by
-//! default, or is sent anyway with [`CommitFailurePolicy::LogOnly`].
+//! default, or is sent anyway with [`CommitFailurePolicy::LogOnly`]. A commit refused because
+//! of a concurrent request of the same session (a value it read changed, or the session was
+//! logged out meanwhile) always replaces the handler's response with
+//! [`conflict_status`](SessionMiddlewareBuilder::conflict_status) (409 by default): a 2xx
+//! response means the request's session writes are stored.
 //!
 //! ## Logging
 //!
@@ -80,7 +86,7 @@ mod slot;
 mod verify;
 
 pub use config::{BuildError, CommitFailurePolicy, CookieSecurePolicy, SessionMiddlewareBuilder};
-pub use error::SessionHttpError;
+pub use error::{DEFAULT_CONFLICT_STATUS, SessionHttpError};
 pub use extract::{Session, SessionExt};
 pub use middleware::{SessionMiddleware, SessionMiddlewareService};
 pub use verify::{

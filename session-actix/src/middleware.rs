@@ -9,14 +9,15 @@ use std::time::Instant;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{Error, HttpMessage, ResponseError};
-use session_core::{CookieAction, SessionKey, SessionStore, SharedCache};
+use actix_web::{Error, HttpMessage};
+use session_core::{CookieAction, RequestSession, SessionKey, SessionStore, SharedCache};
 use tracing::Instrument;
 
 use crate::config::{CommitFailurePolicy, SessionMiddlewareBuilder};
 use crate::cookie::CookieSettings;
-use crate::error::{ErrorChain, SessionHttpError};
+use crate::error::{ErrorChain, error_response};
 use crate::slot::SessionSlot;
 
 /// Server-side sessions for an actix-web `App` or scope: `App::new().wrap(middleware.clone())`.
@@ -53,6 +54,9 @@ pub(crate) struct MiddlewareConfig {
     pub(crate) cookie: CookieSettings,
     pub(crate) refresh_on_every_request: bool,
     pub(crate) commit_failure: CommitFailurePolicy,
+    /// The status of a response whose session commit conflicted (see
+    /// [`SessionMiddlewareBuilder::conflict_status`]).
+    pub(crate) conflict_status: StatusCode,
 }
 
 impl fmt::Debug for SessionMiddleware {
@@ -161,7 +165,7 @@ where
                         // session is still finished, as ASP.NET Core does, so its changes are
                         // written and an exclusive-mode lock is freed at once.
                         if let Some(opened) = slot.opened() {
-                            finish_without_response(&config, &opened.session).await;
+                            finish_without_response(&config, &opened.request).await;
                         }
                         Err(error)
                     }
@@ -187,7 +191,7 @@ async fn finish<B>(
             None => return response,
         }
     };
-    let (session, resign) = (&opened.session, opened.resign.as_ref());
+    let (session, resign) = (&opened.request, opened.resign.as_ref());
     let started = Instant::now();
     let outcome = session.finish(config.refresh_on_every_request).await;
     let action = match &outcome {
@@ -221,6 +225,15 @@ async fn finish<B>(
             response
         }
         Ok(_) => response,
+        // A conflict is not an outage: this request's writes were refused because of a
+        // concurrent request of the same session, so its response must not claim success,
+        // whatever the commit-failure policy.
+        Err(error) if error.is_conflict() => {
+            tracing::info!(error = %ErrorChain(&error), "session commit conflict; answering {}", config.conflict_status);
+            let answer = error_response(&error, config.conflict_status);
+            let (request, _) = response.into_parts();
+            ServiceResponse::new(request, answer).map_into_right_body()
+        }
         Err(error) => match config.commit_failure {
             CommitFailurePolicy::LogOnly => {
                 tracing::error!(
@@ -231,7 +244,8 @@ async fn finish<B>(
             }
             // Never let a lost write look like a success.
             CommitFailurePolicy::Fail => {
-                let opaque = SessionHttpError::from(error).error_response();
+                tracing::error!(error = %ErrorChain(&error), "session commit failed");
+                let opaque = error_response(&error, config.conflict_status);
                 let (request, _) = response.into_parts();
                 ServiceResponse::new(request, opaque).map_into_right_body()
             }
@@ -253,7 +267,7 @@ fn set_session_cookie<B>(config: &MiddlewareConfig, response: &mut Response<B>, 
 }
 
 /// Finishes the session of a request that ended in an error instead of a response.
-async fn finish_without_response(config: &MiddlewareConfig, session: &session_core::Session) {
+async fn finish_without_response(config: &MiddlewareConfig, session: &RequestSession) {
     if let Err(error) = session.finish(config.refresh_on_every_request).await {
         tracing::error!(error = %ErrorChain(&error), "session commit failed after a service error");
     }

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use actix_web::HttpRequest;
+use session_core::RequestSession;
 
 use crate::extract::Session;
 use crate::middleware::MiddlewareConfig;
@@ -29,7 +30,10 @@ struct SlotInner {
 
 /// An opened session and what the middleware needs to finish it.
 pub(crate) struct Opened {
-    /// The request's session.
+    /// The request's session as the middleware holds it (handlers never see this: they cannot
+    /// finish the session or reach the cache).
+    pub(crate) request: RequestSession,
+    /// The handle handed to handlers.
     pub(crate) session: Session,
     /// The request's cookie if it verified with a *previous* signing key: re-sent signed with the
     /// current key if the session lives on (key rotation).
@@ -50,11 +54,12 @@ impl SessionSlot {
         self.0.opened.get_or_init(|| {
             let config = &self.0.config;
             let verified = config.cookie.read(req);
-            let session = config
+            let request = config
                 .store
-                .session(verified.as_ref().map(|v| v.key().as_str()));
+                .open(verified.as_ref().map(|v| v.key().as_str()));
             Opened {
-                session: Session::new(session),
+                session: Session::new(request.session().clone()),
+                request,
                 resign: verified.filter(VerifiedCookie::signed_with_previous_key),
             }
         })

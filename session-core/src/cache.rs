@@ -73,6 +73,12 @@ pub trait DistributedCache: Send + Sync + fmt::Debug + 'static {
     /// Removes the entry under `key`; removing a missing key is not an error.
     async fn remove(&self, key: &str) -> Result<(), CacheError>;
 
+    /// Removes the entry under `key` only if it is live and its value is byte-for-byte
+    /// `expected`, checked and applied atomically. Returns whether it was removed (`false`: no
+    /// live entry, or a different value, which is left untouched). Sessions use it so that a
+    /// logout or renewal never deletes a write it did not see.
+    async fn remove_if_equals(&self, key: &str, expected: &Bytes) -> Result<bool, CacheError>;
+
     /// Takes the lock on `key` with `token` for `lease`, unless another live token holds it.
     /// Returns whether the lock was taken. Taking a lock already held with the same token extends it.
     async fn try_lock(
@@ -118,6 +124,9 @@ impl<C: DistributedCache + ?Sized> DistributedCache for Arc<C> {
     }
     async fn remove(&self, key: &str) -> Result<(), CacheError> {
         (**self).remove(key).await
+    }
+    async fn remove_if_equals(&self, key: &str, expected: &Bytes) -> Result<bool, CacheError> {
+        (**self).remove_if_equals(key, expected).await
     }
     async fn try_lock(
         &self,

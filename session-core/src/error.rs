@@ -155,7 +155,10 @@ pub enum ConfigError {
 }
 
 /// An error from the per-request [`Session`](crate::Session).
-#[derive(Debug, thiserror::Error)]
+///
+/// Cheap to clone: after a failed commit, every later call of the same request answers the
+/// same error again.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
     /// The session could not be loaded (store down, timed out, ...): [`Session::is_available`](crate::Session::is_available)
@@ -165,7 +168,7 @@ pub enum SessionError {
     Unavailable(#[source] Arc<CacheError>),
     /// Writing the session back to the store failed.
     #[error("session commit failed")]
-    Commit(#[source] CacheError),
+    Commit(#[source] Arc<CacheError>),
     /// The encoded session is larger than [`SessionOptions::max_payload_bytes`](crate::SessionOptions).
     /// Nothing was written.
     #[error("session payload of {size} bytes exceeds the maximum of {max} bytes")]
@@ -188,24 +191,51 @@ pub enum SessionError {
         expected: &'static str,
         /// The underlying parse error, if any.
         #[source]
-        source: Option<BoxError>,
+        source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
     },
     /// The session lock (exclusive mode), or this node's turn to commit the session
     /// (optimistic mode), could not be acquired within the configured `lock_wait`.
     #[error("timed out after {0:?} waiting for the session lock")]
     LockTimeout(Duration),
-    /// Exclusive mode: the lock lease ran out before commit; the commit was refused, not applied.
-    #[error("the session lock lease expired before commit; the commit was refused")]
-    LockLost,
-    /// Optimistic mode: the entry kept changing under us and the retries ran out.
+    /// The entry kept changing under this request's commit and the attempts ran out (see
+    /// [`SessionOptions::max_commit_attempts`](crate::SessionOptions)). Nothing was written.
     #[error("session commit conflicted {0} times; giving up")]
     Conflict(u32),
+    /// Another request changed a value this request had read (`key`; `None`: the set of keys,
+    /// read by `keys()`) before this request committed. Replaying this request's writes on the
+    /// new value would be unsound (a read-modify-write would lose the other update), so nothing
+    /// was written. Retrying the whole request is safe; [`Session::update`](crate::Session::update)
+    /// avoids the conflict for read-modify-writes of one value.
+    #[error(
+        "a session value this request read was changed by a concurrent request; nothing was written"
+    )]
+    StaleRead {
+        /// The entry key whose value changed, or `None` for the key set.
+        key: Option<String>,
+    },
+    /// The session was purged, renewed or expired (by another request or node) after this
+    /// request loaded it. Writing would bring a logged-out session back, so nothing was written.
+    #[error(
+        "the session ended (purged, renewed or expired) while this request used it; nothing was written"
+    )]
+    SessionEnded,
     /// The session was already finished (committed at end of request) and can no longer change.
     #[error("the session is already finished")]
     Finished,
 }
 
 impl SessionError {
+    /// Whether this error is a conflict with a concurrent request of the same session
+    /// ([`Conflict`](Self::Conflict), [`StaleRead`](Self::StaleRead),
+    /// [`SessionEnded`](Self::SessionEnded)): nothing was written, and the client may retry.
+    #[must_use]
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            Self::Conflict(_) | Self::StaleRead { .. } | Self::SessionEnded
+        )
+    }
+
     /// The cache error behind this session error, if any.
     #[must_use]
     pub fn cache_error(&self) -> Option<&CacheError> {

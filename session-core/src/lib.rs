@@ -31,5 +31,5 @@ pub use cache::{DistributedCache, SharedCache, WriteCondition};
 pub use entry_options::{EntryOptions, ResolvedExpiration};
 pub use error::{BoxError, CacheError, CodecError, ConfigError, EntryOptionsError, SessionError};
 pub use options::{ConcurrencyMode, SessionOptions, SessionOptionsBuilder};
-pub use session::{CookieAction, REFRESH_SKIP_WINDOW, Session, SessionStore};
+pub use session::{CookieAction, REFRESH_SKIP_WINDOW, RequestSession, Session, SessionStore};
 pub use token::{LockToken, SessionKey};

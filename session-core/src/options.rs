@@ -54,10 +54,10 @@ impl std::str::FromStr for ConcurrencyMode {
 /// | setting | default | meaning |
 /// |---|---|---|
 /// | `idle_timeout` | 20 min | sliding expiration of the stored session (the guide's `IdleTimeout`) |
-/// | `io_timeout` | 60 s | limit on **every** store call; `None` disables it (the guide's `IOTimeout`) |
+/// | `io_timeout` | 10 s | limit on **every** store call; `None` disables it (the guide's `IOTimeout`) |
 /// | `max_payload_bytes` | 256 KiB | largest encoded session accepted at commit |
 /// | `concurrency` | optimistic | see [`ConcurrencyMode`] |
-/// | `lock_lease` | 30 s | exclusive mode: how long a lock lives if its holder dies |
+/// | `lock_lease` | 30 s | exclusive mode: how long a lock lives if its holder dies (extended every third of it while held) |
 /// | `lock_wait` | 10 s | how long a request waits for the lock (exclusive) or its node's commit turn (optimistic) |
 /// | `max_commit_attempts` | 16 | optimistic mode: attempts before [`SessionError::Conflict`](crate::SessionError::Conflict) |
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,8 +83,10 @@ pub struct SessionOptions {
 impl SessionOptions {
     /// Default idle timeout: 20 minutes, as ASP.NET Core.
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
-    /// Default IO timeout: 60 seconds, as ASP.NET Core.
-    pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Default IO timeout: 10 seconds, as the sessions guide configures it (ASP.NET Core's own
+    /// default is 60 s; a store call that takes longer than 10 s is an outage, and exclusive
+    /// mode needs `io_timeout <= lock_lease / 3`).
+    pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(10);
     /// Default maximum encoded session size: 256 KiB.
     pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 256 * 1024;
     /// Default lock lease: 30 seconds.
@@ -120,6 +122,9 @@ impl SessionOptions {
         if self.lock_lease.is_zero() {
             return Err(ConfigError::ZeroDuration("lock_lease"));
         }
+        if self.concurrency == ConcurrencyMode::Exclusive {
+            self.validate_exclusive()?;
+        }
         if self.max_commit_attempts == 0 {
             return Err(ConfigError::OutOfRange {
                 name: "max_commit_attempts",
@@ -127,6 +132,40 @@ impl SessionOptions {
             });
         }
         Ok(())
+    }
+}
+
+impl SessionOptions {
+    /// The relations exclusive mode depends on.
+    ///
+    /// * The lease is extended every `lock_lease / 3` while a request holds it, each extension a
+    ///   store call bounded by `io_timeout`. With `io_timeout <= lock_lease / 3`, even an
+    ///   extension that stalls for a whole IO timeout leaves time for another one before the
+    ///   lease runs out, so a live request does not lose its lock to one slow call. Without an
+    ///   IO timeout, a stalled extension could outlive the lease unnoticed.
+    /// * `lock_wait <= lock_lease`: a request waits at most as long as a crashed holder's lock
+    ///   can block the session. Behind a crashed holder, waiters answer
+    ///   [`LockTimeout`](crate::SessionError::LockTimeout) until its lease runs out (at most
+    ///   `lock_lease`); waiting longer would only pile requests up behind a live slow handler.
+    fn validate_exclusive(&self) -> Result<(), ConfigError> {
+        match self.io_timeout {
+            None => Err(ConfigError::OutOfRange {
+                name: "io_timeout",
+                reason: "exclusive mode needs an IO timeout (at most lock_lease / 3), so that a \
+                         stalled lease extension cannot outlive the lease",
+            }),
+            Some(io) if io > self.lock_lease / 3 => Err(ConfigError::OutOfRange {
+                name: "io_timeout",
+                reason: "exclusive mode needs io_timeout <= lock_lease / 3 (the lease is extended \
+                         every third of it, and one stalled extension must leave time for another)",
+            }),
+            _ if self.lock_wait > self.lock_lease => Err(ConfigError::OutOfRange {
+                name: "lock_wait",
+                reason: "exclusive mode needs lock_wait <= lock_lease (a crashed holder blocks \
+                         the session for at most one lease)",
+            }),
+            _ => Ok(()),
+        }
     }
 }
 

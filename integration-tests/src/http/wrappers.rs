@@ -24,18 +24,20 @@ enum Op {
     SetIf,
     Refresh,
     Remove,
+    RemoveIfEquals,
     TryLock,
     Unlock,
     Ping,
 }
 
 impl Op {
-    const ALL: [Op; 8] = [
+    const ALL: [Op; 9] = [
         Op::Get,
         Op::Set,
         Op::SetIf,
         Op::Refresh,
         Op::Remove,
+        Op::RemoveIfEquals,
         Op::TryLock,
         Op::Unlock,
         Op::Ping,
@@ -48,6 +50,7 @@ impl Op {
             Op::SetIf => "set_if",
             Op::Refresh => "refresh",
             Op::Remove => "remove",
+            Op::RemoveIfEquals => "remove_if_equals",
             Op::TryLock => "try_lock",
             Op::Unlock => "unlock",
             Op::Ping => "ping",
@@ -68,6 +71,8 @@ pub struct CallCounts {
     pub refresh: usize,
     /// `remove` calls.
     pub remove: usize,
+    /// `remove_if_equals` calls.
+    pub remove_if_equals: usize,
     /// `try_lock` calls.
     pub try_lock: usize,
     /// `unlock` calls.
@@ -85,6 +90,7 @@ impl CallCounts {
             + self.set_if
             + self.refresh
             + self.remove
+            + self.remove_if_equals
             + self.try_lock
             + self.unlock
             + self.ping
@@ -117,6 +123,7 @@ impl CountingCache {
             set_if: n(Op::SetIf),
             refresh: n(Op::Refresh),
             remove: n(Op::Remove),
+            remove_if_equals: n(Op::RemoveIfEquals),
             try_lock: n(Op::TryLock),
             unlock: n(Op::Unlock),
             ping: n(Op::Ping),
@@ -174,6 +181,10 @@ impl DistributedCache for CountingCache {
     async fn remove(&self, key: &str) -> Result<(), CacheError> {
         self.count(Op::Remove);
         self.inner.remove(key).await
+    }
+    async fn remove_if_equals(&self, key: &str, expected: &Bytes) -> Result<bool, CacheError> {
+        self.count(Op::RemoveIfEquals);
+        self.inner.remove_if_equals(key, expected).await
     }
     async fn try_lock(
         &self,
@@ -244,6 +255,9 @@ impl DistributedCache for FailingCache {
     async fn remove(&self, _: &str) -> Result<(), CacheError> {
         Self::fail(Op::Remove)
     }
+    async fn remove_if_equals(&self, _: &str, _: &Bytes) -> Result<bool, CacheError> {
+        Self::fail(Op::RemoveIfEquals)
+    }
     async fn try_lock(&self, _: &str, _: &LockToken, _: Duration) -> Result<bool, CacheError> {
         Self::fail(Op::TryLock)
     }
@@ -298,6 +312,9 @@ impl DistributedCache for StallingCache {
         Self::stall().await
     }
     async fn remove(&self, _: &str) -> Result<(), CacheError> {
+        Self::stall().await
+    }
+    async fn remove_if_equals(&self, _: &str, _: &Bytes) -> Result<bool, CacheError> {
         Self::stall().await
     }
     async fn try_lock(&self, _: &str, _: &LockToken, _: Duration) -> Result<bool, CacheError> {

@@ -50,6 +50,7 @@ enum Kind {
     SetIfValueEquals,
     SetIfLockHeld,
     Remove,
+    RemoveIfEquals,
     TryLock,
     Unlock,
     DeleteExpired,
@@ -134,6 +135,7 @@ impl SqlCacheEngine {
             (&s.set_if_value_equals, Kind::SetIfValueEquals),
             (&s.set_if_lock_held, Kind::SetIfLockHeld),
             (&s.remove, Kind::Remove),
+            (&s.remove_if_equals, Kind::RemoveIfEquals),
             (&s.try_lock, Kind::TryLock),
             (&s.unlock, Kind::Unlock),
             (&s.delete_expired, Kind::DeleteExpired),
@@ -215,9 +217,7 @@ impl SqlEngine for SqlCacheEngine {
             Kind::SetIfValueEquals => {
                 let (id, row) = p.write_row()?;
                 let (now, expected) = (p.time(6)?, p.bytes(7)?);
-                let matches = rows
-                    .get(&id)
-                    .is_some_and(|old| old.is_live(now) && Some(&old.value) == expected.as_ref());
+                let matches = holds_exactly(rows, &id, expected.as_ref(), now);
                 write_if(rows, matches, id, row)
             }
             Kind::SetIfLockHeld => {
@@ -229,6 +229,14 @@ impl SqlEngine for SqlCacheEngine {
                 write_if(rows, held, id, row)
             }
             Kind::Remove => affected(u64::from(rows.remove(&p.string(1)?).is_some())),
+            Kind::RemoveIfEquals => {
+                let (id, expected, now) = (p.string(1)?, p.bytes(2)?, p.time(3)?);
+                let matches = holds_exactly(rows, &id, expected.as_ref(), now);
+                if matches {
+                    rows.remove(&id);
+                }
+                affected(u64::from(matches))
+            }
             Kind::TryLock => {
                 let (lock, token, until, now) =
                     (p.string(1)?, p.required_bytes(2)?, p.time(3)?, p.time(4)?);
@@ -282,6 +290,20 @@ fn slide(rows: &mut HashMap<String, CacheRow>, id: &str, now: Time) -> bool {
         _ => now + TimeDelta::seconds(sliding),
     };
     true
+}
+
+/// Whether row `id` is live and holds `expected`: the `WHERE` of the compare-and-set and
+/// compare-and-delete statements. Their `DATALENGTH` guard turns SQL Server's `varbinary`
+/// equality (which ignores trailing zero bytes) into byte-for-byte equality, which is what `==`
+/// on bytes is. A NULL `expected` matches nothing, as in SQL.
+fn holds_exactly(
+    rows: &HashMap<String, CacheRow>,
+    id: &str,
+    expected: Option<&Bytes>,
+    now: Time,
+) -> bool {
+    rows.get(id)
+        .is_some_and(|row| row.is_live(now) && Some(&row.value) == expected)
 }
 
 fn write_if(
@@ -526,5 +548,35 @@ mod tests {
             .unwrap();
         assert_eq!(expired.rows_affected, Some(1));
         assert_eq!(e.row("k").unwrap().value, Bytes::from_static(b"c"));
+    }
+
+    #[test]
+    fn remove_if_equals_removes_only_a_live_exact_match() {
+        let e = engine();
+        let set = e.statements.set.clone();
+        let sql = e.statements.remove_if_equals.clone();
+        let remove_if = |id: &str, expected: &[u8], now: i64| {
+            e.execute(
+                &sql,
+                &[
+                    param(1, SqlValue::NVarChar(Some(id.to_owned()))),
+                    param(
+                        2,
+                        SqlValue::VarBinary(Some(Bytes::copy_from_slice(expected))),
+                    ),
+                    param(3, SqlValue::DateTimeOffset(Some(t(now)))),
+                ],
+            )
+            .unwrap()
+            .rows_affected
+        };
+        e.execute(&set, &write_params("k", b"ab", 10, None, Some(10), 0))
+            .unwrap();
+        assert_eq!(remove_if("k", b"ab\0", 1), Some(0));
+        assert_eq!(remove_if("missing", b"ab", 1), Some(0));
+        assert_eq!(remove_if("k", b"ab", 11), Some(0), "expired");
+        assert!(e.row("k").is_some());
+        assert_eq!(remove_if("k", b"ab", 1), Some(1));
+        assert!(e.row("k").is_none());
     }
 }

@@ -154,18 +154,18 @@ pub fn init_tracing() {
     tracing_subscriber::fmt().with_env_filter(filter).init();
 }
 
-/// Serves [`routes`] with sessions over `cache` until the process is stopped (Ctrl-C). The cache
-/// is also registered as `web::Data<SharedCache>` for routes that call it directly (the
-/// diagnostic ping).
+/// Serves [`routes`] with sessions over `cache` until the process is stopped (Ctrl-C).
 ///
 /// # Errors
 /// Invalid settings, or the address cannot be bound.
 pub async fn serve(cache: SharedCache, settings: Settings) -> Result<(), BoxError> {
     let sessions = settings.middleware(cache.clone())?;
-    let data = web::Data::new(cache.clone());
+    // The cache is shared with routes that need it directly (the diagnostic ping): handlers
+    // cannot reach it through their session.
+    let shared = web::Data::new(cache.clone());
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(data.clone())
+            .app_data(shared.clone())
             .wrap(sessions.clone())
             .configure(routes::configure)
     })

@@ -3,14 +3,14 @@
 //!
 //! | route | what it does | answer |
 //! |---|---|---|
-//! | `GET /counter` | increments the `i32` `counter` | `{"counter":N}` |
-//! | `POST /incr` | increments the `i32` `rmw` by get-then-set | `{"rmw":N,"sessionId":"..."}` |
+//! | `GET /counter` | increments the `i32` `counter` in one update, committed at once (never refused for racing another increment) | `{"counter":N}` |
+//! | `POST /incr` | increments the `i32` `rmw` by get-then-set (409 if a concurrent request changed it first) | `{"rmw":N,"sessionId":"..."}` |
 //! | `GET /state` | reads `counter`, `rmw` and the marks (`null` when missing) | `{"counter":N,"rmw":N,"marks":[...],"sessionId":"..."}` |
 //! | `GET /user[?user=NAME]` | with `user`, sets the string `user`; reads it | `{"user":"NAME"}` or `{"user":null}` |
 //! | `POST /login?user=NAME` | renews the session key, then sets `user` | `{"user":"NAME"}` |
 //! | `POST /logout` | purges the session (entry removed, cookie deleted) | `{"session":"purged"}` |
 //! | `POST /clear` | removes every entry (the session lives on) | `{"session":"cleared"}` |
-//! | `GET /diag/session` | sets `color`=`blue` if absent, pings the cache | `{"session":"blue","cacheType":"...","sessionId":"..."}` |
+//! | `GET /diag/session` | sets `color`=`blue` if absent, pings the cache (`web::Data<SharedCache>`) | `{"session":"blue","cacheType":"...","sessionId":"..."}` |
 //! | `POST /mark/{name}` | sets the key `mark:{name}` to `"1"` (one key per name) | `{"marked":"NAME"}` |
 //! | `GET /marks` | lists the names marked so far, sorted | `{"marks":["a","b",...]}` |
 //! | `GET /health` | never touches the session | `ok` |
@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
-use session_actix::{CacheError, Session, SessionHttpError};
+use session_actix::{CacheError, Session, SessionHttpError, SharedCache};
 
 /// How long `/diag/session` waits for the cache to answer its ping.
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
@@ -70,18 +70,16 @@ async fn with_session_id(
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// The guide's counter pattern: increments `counter` and returns the value stored.
+/// The guide's counter, as one atomic update: committed at once, re-applied to the newer value
+/// if a concurrent request changed it meanwhile, so no increment is lost and no request is
+/// refused for racing another on this key. Returns the value stored.
 async fn increment_counter(session: &Session) -> Result<i32, SessionHttpError> {
-    let n = session
-        .get_i32("counter")
-        .await?
-        .unwrap_or(0)
-        .saturating_add(1);
-    session.set_i32("counter", n).await?;
-    Ok(n)
+    Ok(session
+        .update_i32("counter", |n| n.unwrap_or(0).saturating_add(1))
+        .await?)
 }
 
-/// `GET /counter`: the guide's counter pattern (`Get-KrSessionInt32` + `Set-KrSessionInt32`).
+/// `GET /counter`: the guide's counter pattern, as one atomic update.
 async fn counter(session: Session) -> Result<HttpResponse, SessionHttpError> {
     let n = increment_counter(&session).await?;
     Ok(HttpResponse::Ok().json(json!({ "counter": n })))
@@ -93,8 +91,10 @@ async fn traced_counter(session: Session) -> Result<HttpResponse, SessionHttpErr
     with_session_id(&session, json!({ "counter": n })).await
 }
 
-/// `POST /incr`: an increment written by hand, read then write, on its own key `rmw`, so that
-/// a store or a concurrency mode that loses updates shows it as two answers with one value.
+/// `POST /incr`: an increment written by hand, read then write (`Get-KrSessionInt32` +
+/// `Set-KrSessionInt32`), on its own key `rmw`. The commit at the end of the request applies
+/// only if no concurrent request changed `rmw` since this one read it (else 409, nothing
+/// written), so two acknowledged answers never carry one value.
 async fn incr(session: Session) -> Result<HttpResponse, SessionHttpError> {
     let n = session.get_i32("rmw").await?.unwrap_or(0).saturating_add(1);
     session.set_i32("rmw", n).await?;
@@ -167,12 +167,14 @@ async fn clear(session: Session) -> Result<HttpResponse, SessionHttpError> {
 }
 
 /// `GET /diag/session`: the guide's diagnostic route.
-async fn diag(session: Session) -> Result<HttpResponse, SessionHttpError> {
+async fn diag(
+    session: Session,
+    cache: web::Data<SharedCache>,
+) -> Result<HttpResponse, SessionHttpError> {
     if session.get("color").await?.is_none() {
         session.set_string("color", "blue").await?;
     }
     let color = session.get_string("color").await?;
-    let cache = session.cache();
     actix_web::rt::time::timeout(PING_TIMEOUT, cache.ping())
         .await
         .unwrap_or(Err(CacheError::Timeout {

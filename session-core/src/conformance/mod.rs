@@ -63,6 +63,12 @@
 //! | [`set_if_lock_held_refuses_with_other_token`] | `LockHeld` refuses for a token that does not hold the lock |
 //! | [`set_if_lock_held_refuses_after_lease_expired`] | `LockHeld` refuses once the lease ran out |
 //! | [`set_if_lock_held_refuses_without_lock`] | `LockHeld` refuses when no lock exists |
+//! | [`remove_if_equals_removes_when_equal`] | `remove_if_equals` removes a live entry holding exactly the expected value |
+//! | [`remove_if_equals_keeps_different_value`] | `remove_if_equals` refuses on a different value, leaving it untouched |
+//! | [`remove_if_equals_on_missing_key_is_false`] | `remove_if_equals` of a missing key is `false` |
+//! | [`remove_if_equals_on_expired_entry_is_false`] | an expired entry counts as missing for `remove_if_equals` |
+//! | [`remove_if_equals_ignores_trailing_zero_difference`] | `ab` and `ab\0` are different values for `remove_if_equals`, either way round |
+//! | [`remove_if_equals_leaves_lock_alone`] | `remove_if_equals` of `k`'s entry leaves the lock on `k` held |
 //! | [`try_lock_takes_free_lock`] | `try_lock` on a free key succeeds |
 //! | [`try_lock_refuses_other_token`] | a held lock refuses another token |
 //! | [`try_lock_same_token_extends`] | the holder can take its own lock again |
@@ -72,11 +78,21 @@
 //! | [`locks_and_entries_are_separate`] | a lock on `k` is invisible to `get("k")`; entry and lock operations don't disturb each other |
 //! | [`concurrent_distinct_keys`] | 64 tasks writing and reading distinct keys all read their own value |
 //! | [`concurrent_compare_and_set`] | 16 tasks × 10 compare-and-set increments of one counter end at exactly 160 |
+//! | [`concurrent_remove_if_equals_and_compare_and_set`] | racing compare-and-sets and one `remove_if_equals` of the same value: exactly one wins, and the entry is as the winner left it |
 //! | [`session_round_trip`] | a new [`Session`](crate::Session) is stored in the ASP.NET Core format under a new key and read back |
 //! | [`optimistic_concurrent_writers_keep_all_keys`] | optimistic mode: 8 overlapping requests writing different keys lose nothing |
 //! | [`exclusive_counter_loses_no_update`] | exclusive mode: 24 concurrent increments of one counter end at exactly 24 |
 //! | [`exclusive_lock_wait_is_bounded`] | exclusive mode: a request that cannot get the lock gets `LockTimeout`, not a hang |
-//! | [`exclusive_expired_lease_refuses_commit`] | exclusive mode: a commit after the lease ran out is refused; the next holder's write stands |
+//! | [`optimistic_stale_read_modify_write_is_refused`] | a get-then-set that raced another commit of the key is refused (`StaleRead`), nothing written |
+//! | [`failed_commit_poisons_the_request`] | after a failed commit, later writes and `finish` answer the same conflict |
+//! | [`update_merges_concurrent_increments`] | both modes: 16 overlapping `update_i32` increments end at exactly 16, each returning a distinct stored value |
+//! | [`commit_after_purge_is_refused`] | a request that loaded a session purged meanwhile cannot write it back (`SessionEnded`) |
+//! | [`commit_after_renew_is_refused`] | likewise after a renew; the new key keeps the renewed data |
+//! | [`renew_carries_a_concurrent_write`] | a renew that raced a blind write carries it to the new key |
+//! | [`commit_after_expiry_is_refused`] | a session that expired mid-request is not brought back |
+//! | [`exclusive_lease_is_extended_while_held`] | a handler slower than the lease keeps its lock and commits |
+//! | [`exclusive_commit_is_compare_and_set`] | a writer that ignores the lock cannot be overwritten by the holder's stale commit |
+//! | [`exclusive_timed_out_lock_acquisition_is_released`] | a `try_lock` whose answer timed out is released, not orphaned for a lease |
 //! | [`renew_and_purge`] | `renew` moves data to a new key and removes the old entry; `purge` removes the entry |
 //! | [`corrupt_payload_starts_empty`] | a corrupt stored payload gives an empty, usable session that a commit replaces |
 //! | [`oversized_session_writes_nothing`] | a session over `max_payload_bytes` is refused at commit; the stored value is unchanged |
@@ -96,6 +112,8 @@ mod concurrency;
 mod conditional;
 mod expiry;
 mod locks;
+mod remove_if;
+mod serializable;
 mod sessions;
 
 pub use basic::{
@@ -122,12 +140,25 @@ pub use locks::{
     try_lock_same_token_extends, try_lock_takes_free_lock, unlock_frees_lock_for_others,
     unlock_with_wrong_token_keeps_lock,
 };
+pub use remove_if::{
+    concurrent_remove_if_equals_and_compare_and_set,
+    remove_if_equals_ignores_trailing_zero_difference, remove_if_equals_keeps_different_value,
+    remove_if_equals_leaves_lock_alone, remove_if_equals_on_expired_entry_is_false,
+    remove_if_equals_on_missing_key_is_false, remove_if_equals_removes_when_equal,
+};
 
+pub use serializable::{
+    commit_after_expiry_is_refused, commit_after_purge_is_refused, commit_after_renew_is_refused,
+    exclusive_commit_is_compare_and_set, exclusive_lease_is_extended_while_held,
+    exclusive_timed_out_lock_acquisition_is_released, failed_commit_poisons_the_request,
+    optimistic_stale_read_modify_write_is_refused, renew_carries_a_concurrent_write,
+    update_merges_concurrent_increments,
+};
 pub use sessions::{
     corrupt_payload_starts_empty, exclusive_counter_loses_no_update,
-    exclusive_expired_lease_refuses_commit, exclusive_lock_wait_is_bounded,
-    last_write_wins_overwrites_whole_session, optimistic_concurrent_writers_keep_all_keys,
-    oversized_session_writes_nothing, renew_and_purge, session_round_trip,
+    exclusive_lock_wait_is_bounded, last_write_wins_overwrites_whole_session,
+    optimistic_concurrent_writers_keep_all_keys, oversized_session_writes_nothing, renew_and_purge,
+    session_round_trip,
 };
 
 /// A cache under test, plus whatever must stay alive while it is used.
@@ -242,6 +273,12 @@ macro_rules! distributed_cache_conformance {
             set_if_lock_held_refuses_with_other_token,
             set_if_lock_held_refuses_after_lease_expired,
             set_if_lock_held_refuses_without_lock,
+            remove_if_equals_removes_when_equal,
+            remove_if_equals_keeps_different_value,
+            remove_if_equals_on_missing_key_is_false,
+            remove_if_equals_on_expired_entry_is_false,
+            remove_if_equals_ignores_trailing_zero_difference,
+            remove_if_equals_leaves_lock_alone,
             try_lock_takes_free_lock,
             try_lock_refuses_other_token,
             try_lock_same_token_extends,
@@ -251,12 +288,22 @@ macro_rules! distributed_cache_conformance {
             locks_and_entries_are_separate,
             concurrent_distinct_keys,
             concurrent_compare_and_set,
+            concurrent_remove_if_equals_and_compare_and_set,
             session_round_trip,
             optimistic_concurrent_writers_keep_all_keys,
             last_write_wins_overwrites_whole_session,
             exclusive_counter_loses_no_update,
             exclusive_lock_wait_is_bounded,
-            exclusive_expired_lease_refuses_commit,
+            optimistic_stale_read_modify_write_is_refused,
+            failed_commit_poisons_the_request,
+            update_merges_concurrent_increments,
+            commit_after_purge_is_refused,
+            commit_after_renew_is_refused,
+            renew_carries_a_concurrent_write,
+            commit_after_expiry_is_refused,
+            exclusive_lease_is_extended_while_held,
+            exclusive_commit_is_compare_and_set,
+            exclusive_timed_out_lock_acquisition_is_released,
             renew_and_purge,
             corrupt_payload_starts_empty,
             oversized_session_writes_nothing,

@@ -27,7 +27,7 @@ fn store(cache: &SharedCache, mode: ConcurrencyMode) -> SessionStore {
 
 /// Creates a stored session with one entry and returns its key.
 async fn seeded(store: &SessionStore) -> SessionKey {
-    let session = store.session(None);
+    let session = store.open(None);
     session.set_string("seed", "x").await.expect("set");
     match session.finish(false).await.expect("finish") {
         CookieAction::Set(key) => key,
@@ -39,7 +39,7 @@ async fn seeded(store: &SessionStore) -> SessionKey {
 /// and a later request with that key sees the data.
 pub async fn session_round_trip(cache: &SharedCache) {
     let store = store(cache, ConcurrencyMode::Optimistic);
-    let session = store.session(None);
+    let session = store.open(None);
     session.set_string("color", "blue").await.unwrap();
     session.set_i32("counter", 7).await.unwrap();
     let CookieAction::Set(key) = session.finish(false).await.unwrap() else {
@@ -53,7 +53,7 @@ pub async fn session_round_trip(cache: &SharedCache) {
         Bytes::copy_from_slice(&7i32.to_be_bytes())
     );
 
-    let next = store.session(Some(key.as_str()));
+    let next = store.open(Some(key.as_str()));
     assert_eq!(
         next.get_string("color").await.unwrap().as_deref(),
         Some("blue")
@@ -73,7 +73,7 @@ pub async fn optimistic_concurrent_writers_keep_all_keys(cache: &SharedCache) {
         .map(|i| {
             let (store, key, barrier) = (store.clone(), key.clone(), Arc::clone(&barrier));
             tokio::spawn(async move {
-                let session = store.session(Some(key.as_str()));
+                let session = store.open(Some(key.as_str()));
                 session.load().await.unwrap();
                 barrier.wait().await;
                 session
@@ -87,7 +87,7 @@ pub async fn optimistic_concurrent_writers_keep_all_keys(cache: &SharedCache) {
     for task in tasks {
         task.await.unwrap();
     }
-    let session = store.session(Some(key.as_str()));
+    let session = store.open(Some(key.as_str()));
     for i in 0..WRITERS {
         assert_eq!(
             session.get_i32(&format!("writer-{i}")).await.unwrap(),
@@ -107,15 +107,15 @@ pub async fn optimistic_concurrent_writers_keep_all_keys(cache: &SharedCache) {
 pub async fn last_write_wins_overwrites_whole_session(cache: &SharedCache) {
     let store = store(cache, ConcurrencyMode::LastWriteWins);
     let key = seeded(&store).await;
-    let first = store.session(Some(key.as_str()));
-    let second = store.session(Some(key.as_str()));
+    let first = store.open(Some(key.as_str()));
+    let second = store.open(Some(key.as_str()));
     first.load().await.unwrap();
     second.load().await.unwrap();
     first.set_string("a", "1").await.unwrap();
     second.set_string("b", "2").await.unwrap();
     assert_eq!(first.finish(false).await.unwrap(), CookieAction::Keep);
     assert_eq!(second.finish(false).await.unwrap(), CookieAction::Keep);
-    let next = store.session(Some(key.as_str()));
+    let next = store.open(Some(key.as_str()));
     assert_eq!(next.get_string("b").await.unwrap().as_deref(), Some("2"));
     assert_eq!(next.get_string("seed").await.unwrap().as_deref(), Some("x"));
     // The documented price of this mode: the first request's change is gone.
@@ -131,7 +131,7 @@ pub async fn exclusive_counter_loses_no_update(cache: &SharedCache) {
         .map(|_| {
             let (store, key) = (store.clone(), key.clone());
             tokio::spawn(async move {
-                let session = store.session(Some(key.as_str()));
+                let session = store.open(Some(key.as_str()));
                 let n = session.get_i32("counter").await.unwrap().unwrap_or(0);
                 session.set_i32("counter", n + 1).await.unwrap();
                 session.finish(false).await.unwrap();
@@ -141,7 +141,7 @@ pub async fn exclusive_counter_loses_no_update(cache: &SharedCache) {
     for task in tasks {
         task.await.unwrap();
     }
-    let session = store.session(Some(key.as_str()));
+    let session = store.open(Some(key.as_str()));
     assert_eq!(session.get_i32("counter").await.unwrap(), Some(REQUESTS));
 }
 
@@ -149,7 +149,7 @@ pub async fn exclusive_counter_loses_no_update(cache: &SharedCache) {
 pub async fn exclusive_lock_wait_is_bounded(cache: &SharedCache) {
     let holder_store = store(cache, ConcurrencyMode::Exclusive);
     let key = seeded(&holder_store).await;
-    let holder = holder_store.session(Some(key.as_str()));
+    let holder = holder_store.open(Some(key.as_str()));
     holder.load().await.unwrap();
 
     let options = SessionOptions::builder()
@@ -159,7 +159,7 @@ pub async fn exclusive_lock_wait_is_bounded(cache: &SharedCache) {
         .unwrap();
     // A second store = a second node: it cannot see the holder's in-process queue, only the store lock.
     let other_node = SessionStore::new(Arc::clone(cache), options);
-    let waiter = other_node.session(Some(key.as_str()));
+    let waiter = other_node.open(Some(key.as_str()));
     let started = std::time::Instant::now();
     assert!(matches!(
         waiter.load().await,
@@ -169,53 +169,16 @@ pub async fn exclusive_lock_wait_is_bounded(cache: &SharedCache) {
     assert!(!waiter.is_available().await);
 
     holder.finish(false).await.unwrap();
-    let after = other_node.session(Some(key.as_str()));
+    let after = other_node.open(Some(key.as_str()));
     assert!(after.is_available().await, "the lock is released at finish");
     after.finish(false).await.unwrap();
-}
-
-/// Exclusive mode: a request whose lease ran out may not commit; the next holder's write stands.
-pub async fn exclusive_expired_lease_refuses_commit(cache: &SharedCache) {
-    let seed_store = store(cache, ConcurrencyMode::Exclusive);
-    let key = seeded(&seed_store).await;
-    let short_lease = |wait| {
-        SessionStore::new(
-            Arc::clone(cache),
-            SessionOptions::builder()
-                .concurrency(ConcurrencyMode::Exclusive)
-                .lock_lease(Duration::from_secs(1))
-                .lock_wait(wait)
-                .build()
-                .unwrap(),
-        )
-    };
-    let slow = short_lease(Duration::from_secs(5)).session(Some(key.as_str()));
-    slow.load().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1600)).await;
-
-    let fast = short_lease(Duration::from_secs(5)).session(Some(key.as_str()));
-    fast.set_string("winner", "fast").await.unwrap();
-
-    slow.set_string("winner", "slow").await.unwrap();
-    assert!(matches!(
-        slow.finish(false).await,
-        Err(SessionError::LockLost)
-    ));
-    fast.finish(false).await.unwrap();
-
-    let check = seed_store.session(Some(key.as_str()));
-    assert_eq!(
-        check.get_string("winner").await.unwrap().as_deref(),
-        Some("fast")
-    );
-    check.finish(false).await.unwrap();
 }
 
 /// `renew` moves the data to a new key and removes the old entry; `purge` removes the entry.
 pub async fn renew_and_purge(cache: &SharedCache) {
     let store = store(cache, ConcurrencyMode::Optimistic);
     let old = seeded(&store).await;
-    let session = store.session(Some(old.as_str()));
+    let session = store.open(Some(old.as_str()));
     session.renew().await.unwrap();
     let CookieAction::Set(new) = session.finish(false).await.unwrap() else {
         panic!("renew must send the new key");
@@ -226,7 +189,7 @@ pub async fn renew_and_purge(cache: &SharedCache) {
         None,
         "old entry removed"
     );
-    let renewed = store.session(Some(new.as_str()));
+    let renewed = store.open(Some(new.as_str()));
     assert_eq!(
         renewed.get_string("seed").await.unwrap().as_deref(),
         Some("x")
@@ -254,7 +217,7 @@ pub async fn corrupt_payload_starts_empty(cache: &SharedCache) {
         )
         .await
         .unwrap();
-    let session = store.session(Some(key.as_str()));
+    let session = store.open(Some(key.as_str()));
     assert!(session.is_available().await);
     assert!(session.keys().await.unwrap().is_empty());
     session.set_string("fresh", "yes").await.unwrap();
@@ -272,7 +235,7 @@ pub async fn oversized_session_writes_nothing(cache: &SharedCache) {
     let store = SessionStore::new(Arc::clone(cache), options);
     let key = seeded(&store).await;
     let before = cache.get(key.as_str()).await.unwrap();
-    let session = store.session(Some(key.as_str()));
+    let session = store.open(Some(key.as_str()));
     session.set("big", vec![0u8; 2048]).await.unwrap();
     assert!(matches!(
         session.finish(false).await,

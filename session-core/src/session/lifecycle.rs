@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tracing::Instrument;
 
-use crate::cache::WriteCondition;
+use crate::cache::{SharedCache, WriteCondition};
 use crate::codec;
 use crate::entry_options::EntryOptions;
 use crate::error::{CacheError, SessionError};
@@ -92,10 +92,11 @@ async fn load_existing(shared: &StoreShared, state: &mut State, key: SessionKey)
         }
     }
     match io(shared, "get", shared.cache.get(key.as_str())).await {
-        Ok(Some(stored)) => state.install(stored),
+        Ok(Some(stored)) => state.install(key, stored),
         Ok(None) => {
-            // Expired or unknown: start over under a new key rather than adopt a key the store
-            // does not know (no fixation on a dead key), and free its lock at once.
+            // Expired, purged or unknown: start over under a new key rather than adopt a key the
+            // store does not know (no fixation on a dead key, and a purged key stays dead), and
+            // free its lock at once.
             tracing::debug!("session key not in store; starting a new session");
             release_lock(shared, state).await;
             state.start_new();
@@ -109,7 +110,8 @@ async fn load_existing(shared: &StoreShared, state: &mut State, key: SessionKey)
 }
 
 /// Exclusive mode: waits in this node's queue for the key, then polls the store lock with
-/// jittered backoff (`backoff`), all within `lock_wait`.
+/// jittered backoff (`backoff`), all within `lock_wait`. Once taken, the lease is extended in
+/// the background for as long as the request holds it (`spawn_renewal`).
 async fn acquire_lock(shared: &StoreShared, key: &SessionKey) -> Result<HeldLock, LoadFailure> {
     let options = &shared.options;
     let wait = options.lock_wait;
@@ -122,8 +124,7 @@ async fn acquire_lock(shared: &StoreShared, key: &SessionKey) -> Result<HeldLock
     let token = LockToken::generate();
     let mut backoff = Backoff::new();
     loop {
-        let attempt_at = Instant::now();
-        let taken = io(
+        let taken = match io(
             shared,
             "try_lock",
             shared
@@ -131,14 +132,25 @@ async fn acquire_lock(shared: &StoreShared, key: &SessionKey) -> Result<HeldLock
                 .try_lock(key.as_str(), &token, options.lock_lease),
         )
         .await
-        .map_err(|e| LoadFailure::Cache(Arc::new(e)))?;
+        {
+            Ok(taken) => taken,
+            Err(error) => {
+                // The call may have landed in the store even though we got no answer (a
+                // timeout, a dropped connection): release the lock we may hold, so it does not
+                // block the session for a whole lease. The token is ours alone, so this can
+                // never free somebody else's lock.
+                release_in_background(Arc::clone(&shared.cache), key.clone(), token.clone());
+                return Err(LoadFailure::Cache(Arc::new(error)));
+            }
+        };
         if taken {
+            let renewal = spawn_renewal(shared, key.clone(), token.clone());
             return Ok(HeldLock {
                 key: key.clone(),
                 token,
-                acquired: attempt_at,
                 cache: Arc::clone(&shared.cache),
                 released: false,
+                renewal: Some(renewal),
                 _local: local,
             });
         }
@@ -151,10 +163,69 @@ async fn acquire_lock(shared: &StoreShared, key: &SessionKey) -> Result<HeldLock
     }
 }
 
+/// Extends the lease every third of it while the lock is held, so a handler slower than the
+/// lease keeps its lock. `validate` guarantees `io_timeout <= lock_lease / 3`, so even a renewal
+/// that stalls for a whole IO timeout leaves time for one more before the lease runs out. A
+/// renewal the store refuses means the lease was lost (e.g. the store restarted): logged, and
+/// the commit still cannot lose an update, because it is a compare-and-set either way.
+fn spawn_renewal(
+    shared: &StoreShared,
+    key: SessionKey,
+    token: LockToken,
+) -> tokio::task::AbortHandle {
+    let cache = Arc::clone(&shared.cache);
+    let lease = shared.options.lock_lease;
+    let io_timeout = shared.options.io_timeout;
+    let every = lease / 3;
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let call = cache.try_lock(key.as_str(), &token, lease);
+            let outcome =
+                match io_timeout {
+                    Some(after) => tokio::time::timeout(after, call).await.unwrap_or(Err(
+                        CacheError::Timeout {
+                            operation: "try_lock",
+                            after,
+                        },
+                    )),
+                    None => call.await,
+                };
+            match outcome {
+                Ok(true) => tracing::trace!("session lock lease extended"),
+                Ok(false) => {
+                    tracing::warn!("session lock lease lost; the commit stays compare-and-set");
+                    return;
+                }
+                Err(error) => tracing::warn!(%error, "session lock lease extension failed"),
+            }
+        }
+    })
+    .abort_handle()
+}
+
+/// Unlocks `key` for `token` in a spawned task, bounded by a few seconds; a no-op without a
+/// runtime (the lease then expires on its own).
+fn release_in_background(cache: SharedCache, key: SessionKey, token: LockToken) {
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        handle.spawn(async move {
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), cache.unlock(key.as_str(), &token))
+                    .await;
+        });
+    }
+}
+
 /// Releases the exclusive-mode lock, if held. A failed unlock is only logged: the lease
 /// bounds how long the stale lock can block others.
 pub(crate) async fn release_lock(shared: &StoreShared, state: &mut State) {
     if let Some(mut lock) = state.lock.take() {
+        // Stop extending first: a renewal landing after the unlock would re-take the lock.
+        if let Some(renewal) = lock.renewal.take() {
+            renewal.abort();
+        }
         if let Err(error) = io(
             shared,
             "unlock",
@@ -168,105 +239,211 @@ pub(crate) async fn release_lock(shared: &StoreShared, state: &mut State) {
     }
 }
 
-/// Writes pending changes, if any. Returns whether anything was written.
+/// Writes pending changes (data under the session key, removal of an entry retired by
+/// `renew`/`purge`), if any. Returns whether anything was written. After a failure the
+/// pending changes are dropped and the session is poisoned: nothing more is written in this
+/// request, and every later call (and the end of the request) answers the same error.
 pub(crate) async fn write(shared: &StoreShared, state: &mut State) -> Result<bool, SessionError> {
-    if !state.modified {
+    state.check_poison()?;
+    if !state.has_pending() || !matches!(state.phase, Phase::Loaded { .. }) {
         return Ok(false);
     }
-    let (Phase::Loaded { .. }, Some(key)) = (&state.phase, state.key.clone()) else {
-        return Ok(false);
-    };
-    let options = &shared.options;
-    let entry_options = EntryOptions::sliding(options.idle_timeout);
-    let span =
-        tracing::debug_span!("session.commit", cache = shared.cache.cache_type(), key = %key);
+    let span = tracing::debug_span!("session.commit", cache = shared.cache.cache_type());
     let started = Instant::now();
-    let mut attempts = 0;
-    let mut backoff = Backoff::new();
-    let result = async {
-        // Optimistic mode: wait for this node's turn on the key (see `StoreShared::commit_turns`).
-        // Exclusive-mode requests are serialised by their lock already; last-write-wins commits
-        // are unconditional, so there is no conflict to avoid.
-        let needs_turn =
-            state.lock.is_none() && options.concurrency != ConcurrencyMode::LastWriteWins;
-        let _turn = if needs_turn {
-            Some(
-                shared
-                    .commit_turns
-                    .acquire(key.as_str(), options.lock_wait)
-                    .await
-                    .ok_or(SessionError::LockTimeout(options.lock_wait))?,
-            )
-        } else {
-            None
-        };
-        loop {
-            attempts += 1;
-            let payload = encode(state, options.max_payload_bytes)?;
-            let condition = write_condition(state, &key, options.concurrency);
-            if lease_expired(state, options.lock_lease) {
-                // The store would refuse it too; refusing here saves the round trip and does
-                // not depend on the store's clock agreeing with ours.
-                return Err(SessionError::LockLost);
-            }
-            let applied = match &condition {
-                // Last-write-wins: a plain `set` (the store may offer no conditional write).
-                None => io(
-                    shared,
-                    "set",
-                    shared
-                        .cache
-                        .set(key.as_str(), payload.clone(), &entry_options),
-                )
-                .await
-                .map(|()| true),
-                Some(condition) => {
-                    io(
-                        shared,
-                        "set_if",
-                        shared.cache.set_if(
-                            key.as_str(),
-                            payload.clone(),
-                            &entry_options,
-                            condition,
-                        ),
-                    )
-                    .await
-                }
-            }
-            .map_err(SessionError::Commit)?;
-            if applied {
-                state.committed(payload);
-                state.key_written = true;
-                return Ok(true);
-            }
-            if matches!(condition, Some(WriteCondition::LockHeld(_))) {
-                return Err(SessionError::LockLost);
-            }
-            if attempts >= options.max_commit_attempts {
-                return Err(SessionError::Conflict(attempts));
-            }
-            // Another request committed since we loaded: take its result and replay ours on top.
-            // Wait a little first: the requests that lost this race would otherwise re-read and
-            // retry together and collide again (see `backoff`).
-            tracing::debug!(attempts, "optimistic commit conflict; replaying changes");
-            backoff.sleep(None).await;
-            let current = io(shared, "get", shared.cache.get(key.as_str()))
-                .await
-                .map_err(SessionError::Commit)?;
-            state.rebase(current);
-        }
-    }
-    .instrument(span)
-    .await;
+    let result = commit(shared, state).instrument(span).await;
     tracing::debug!(
         cache = shared.cache.cache_type(),
-        attempts,
         ok = result.is_ok(),
         elapsed_us = started.elapsed().as_micros() as u64,
         "session committed"
     );
-    result
+    if let Err(error) = &result {
+        state.poisoned = Some(error.clone());
+        state.modified = false;
+        state.retire_origin = false;
+        state.changes.clear();
+    }
+    result.map(|()| true)
+}
+
+/// The commit loop. One round trip without a conflict (two for a renew or a purge followed by
+/// writes: the new key is written, then the old one removed if it is still what was loaded).
+///
+/// On a conflict, the origin is re-read: gone → the session was purged, renewed or expired
+/// meanwhile and nothing is written ([`SessionError::SessionEnded`]), unless this request had
+/// purged it too and wrote only a new session; changed → the replay is sound only if nothing
+/// this request read changed ([`State::rebase`]), and then this request's changes are applied
+/// to the fresh value and the commit retried.
+async fn commit(shared: &StoreShared, state: &mut State) -> Result<(), SessionError> {
+    let options = &shared.options;
+    let last_write_wins = options.concurrency == ConcurrencyMode::LastWriteWins;
+    // Optimistic (and exclusive without the lock, e.g. after a purge): wait for this node's
+    // turn on the key (see `StoreShared::commit_turns`). Requests holding the exclusive lock
+    // are serialised already; last-write-wins commits are unconditional.
+    let turn_key = state
+        .origin
+        .as_ref()
+        .map(|o| o.key.clone())
+        .or_else(|| state.key.clone());
+    let _turn = match turn_key {
+        Some(key) if state.lock.is_none() && !last_write_wins => Some(
+            shared
+                .commit_turns
+                .acquire(key.as_str(), options.lock_wait)
+                .await
+                .ok_or(SessionError::LockTimeout(options.lock_wait))?,
+        ),
+        _ => None,
+    };
+    let entry_options = EntryOptions::sliding(options.idle_timeout);
+    let mut backoff = Backoff::new();
+    // A key written by this loop that the client never learns of if the commit fails.
+    let mut fresh_key_written: Option<SessionKey> = None;
+    let mut attempts = 0;
+    let outcome = loop {
+        attempts += 1;
+        let attempt = attempt_commit(shared, state, &entry_options, last_write_wins).await;
+        match attempt {
+            Err(error) => break Err(error),
+            Ok(Attempt::Done(written)) => {
+                state.committed(written);
+                return Ok(());
+            }
+            Ok(Attempt::Refused { wrote_fresh }) => {
+                if let Some(key) = wrote_fresh {
+                    fresh_key_written = Some(key);
+                }
+            }
+        }
+        if attempts >= options.max_commit_attempts {
+            break Err(SessionError::Conflict(attempts));
+        }
+        // Another request changed the entry since we loaded it. Wait a little first: the
+        // requests that lost this race would otherwise re-read and retry together and collide
+        // again (see `backoff`).
+        tracing::debug!(attempts, "session commit conflict; re-reading");
+        backoff.sleep(None).await;
+        if let Err(error) = reread_and_rebase(shared, state).await {
+            break Err(error);
+        }
+    };
+    if let Some(key) = fresh_key_written {
+        // Data written under a new key that the client will not be told about: remove it
+        // rather than leave an orphan until the idle timeout.
+        if let Err(error) = io(shared, "remove", shared.cache.remove(key.as_str())).await {
+            tracing::debug!(%error, "could not remove an orphaned new session entry");
+        }
+    }
+    outcome
+}
+
+enum Attempt {
+    /// Committed; the payload now stored under the session key, if one was written.
+    Done(Option<Bytes>),
+    /// A condition did not hold; `wrote_fresh` names a new key written before the refusal.
+    Refused { wrote_fresh: Option<SessionKey> },
+}
+
+/// One attempt: the write under the session key (compare-and-set against the origin, or a plain
+/// write to a fresh key), then the conditional removal of a retired origin.
+async fn attempt_commit(
+    shared: &StoreShared,
+    state: &State,
+    entry_options: &EntryOptions,
+    last_write_wins: bool,
+) -> Result<Attempt, SessionError> {
+    let payload = if state.modified {
+        Some(encode(state, shared.options.max_payload_bytes)?)
+    } else {
+        None
+    };
+    let mut wrote_fresh = None;
+    if let (Some(payload), Some(key)) = (&payload, &state.key) {
+        let cache = &shared.cache;
+        // A key this request generated (new session, renew, new data after a purge) is
+        // 128 random bits known to nobody else yet: a plain write cannot overwrite anyone.
+        // Otherwise the write is a compare-and-set against what this request loaded.
+        let base = state
+            .origin
+            .as_ref()
+            .filter(|o| &o.key == key)
+            .map(|o| o.base.clone());
+        let fresh = base.is_none();
+        let applied = match base.filter(|_| !last_write_wins) {
+            Some(base) => {
+                io(
+                    shared,
+                    "set_if",
+                    cache.set_if(
+                        key.as_str(),
+                        payload.clone(),
+                        entry_options,
+                        &WriteCondition::ValueEquals(base),
+                    ),
+                )
+                .await
+            }
+            None => io(
+                shared,
+                "set",
+                cache.set(key.as_str(), payload.clone(), entry_options),
+            )
+            .await
+            .map(|()| true),
+        }
+        .map_err(|e| SessionError::Commit(Arc::new(e)))?;
+        if !applied {
+            return Ok(Attempt::Refused { wrote_fresh: None });
+        }
+        if fresh && !last_write_wins {
+            wrote_fresh = Some(key.clone());
+        }
+    }
+    if let Some(origin) = state.origin.as_ref().filter(|_| state.retire_origin) {
+        let removed = if last_write_wins {
+            io(shared, "remove", shared.cache.remove(origin.key.as_str()))
+                .await
+                .map(|()| true)
+        } else {
+            io(
+                shared,
+                "remove_if_equals",
+                shared
+                    .cache
+                    .remove_if_equals(origin.key.as_str(), &origin.base),
+            )
+            .await
+        }
+        .map_err(|e| SessionError::Commit(Arc::new(e)))?;
+        if !removed {
+            return Ok(Attempt::Refused { wrote_fresh });
+        }
+    }
+    Ok(Attempt::Done(payload))
+}
+
+/// After a refused attempt: reads the origin again and rebases onto it (see [`commit`]).
+async fn reread_and_rebase(shared: &StoreShared, state: &mut State) -> Result<(), SessionError> {
+    let Some(origin) = state.origin.clone() else {
+        // `Absent` refused on a fresh 128-bit key: someone else wrote it. Never merge with it.
+        return Err(SessionError::StaleRead { key: None });
+    };
+    let current = io(shared, "get", shared.cache.get(origin.key.as_str()))
+        .await
+        .map_err(|e| SessionError::Commit(Arc::new(e)))?;
+    match current {
+        Some(current) => state.rebase(&current),
+        // This request purged the session too and writes (if anything) only a brand-new one:
+        // the outcome is what a serial order would give, provided nothing it read changed.
+        None if state.retire_origin && state.from_empty => {
+            state.rebase(&Bytes::new())?;
+            state.origin = None;
+            state.retire_origin = false;
+            Ok(())
+        }
+        // Purged, renewed or expired since this request loaded it: writing would bring it back.
+        None => Err(SessionError::SessionEnded),
+    }
 }
 
 fn encode(state: &State, max: usize) -> Result<Bytes, SessionError> {
@@ -277,35 +454,7 @@ fn encode(state: &State, max: usize) -> Result<Bytes, SessionError> {
     codec::encode(&state.id, &state.entries).map_err(SessionError::Encode)
 }
 
-fn lease_expired(state: &State, lease: Duration) -> bool {
-    state
-        .lock
-        .as_ref()
-        .is_some_and(|lock| lock.acquired.elapsed() >= lease)
-}
-
-/// What a commit requires of the stored entry; `None` for an unconditional write
-/// ([`ConcurrencyMode::LastWriteWins`]).
-fn write_condition(
-    state: &State,
-    key: &SessionKey,
-    mode: ConcurrencyMode,
-) -> Option<WriteCondition> {
-    if let Some(lock) = state.lock.as_ref().filter(|l| &l.key == key) {
-        return Some(WriteCondition::LockHeld(lock.token.clone()));
-    }
-    if mode == ConcurrencyMode::LastWriteWins {
-        return None;
-    }
-    Some(match &state.phase {
-        Phase::Loaded {
-            base: Some(base), ..
-        } => WriteCondition::ValueEquals(base.clone()),
-        _ => WriteCondition::Absent,
-    })
-}
-
-/// The end-of-request decision (see [`Session::finish`](crate::Session::finish)).
+/// The end-of-request decision (see [`RequestSession::finish`](crate::RequestSession::finish)).
 pub(crate) async fn finish(
     shared: &StoreShared,
     state: &mut State,
@@ -326,10 +475,13 @@ async fn finish_inner(
     state: &mut State,
     refresh_untouched: bool,
 ) -> Result<CookieAction, SessionError> {
+    // A failed commit (or a write refused because the load failed) during the request: the
+    // response must not claim success, even if the handler ignored the error.
+    state.check_poison()?;
     let refresh = match state.phase {
-        Phase::NotLoaded => refresh_untouched && state.retired.is_empty(),
+        Phase::NotLoaded => refresh_untouched,
         Phase::Failed(_) => false,
-        Phase::Loaded { at, .. } => {
+        Phase::Loaded { at } => {
             // A write slides the expiry itself; otherwise refresh unless the load just did.
             let wrote = write(shared, state).await?;
             !wrote && !state.key_is_new && at.elapsed() >= REFRESH_SKIP_WINDOW
@@ -341,15 +493,9 @@ async fn finish_inner(
             tracing::warn!(%error, "session refresh failed");
         }
     }
-    let retired_any = !state.retired.is_empty();
-    for old in std::mem::take(&mut state.retired) {
-        io(shared, "remove", shared.cache.remove(old.as_str()))
-            .await
-            .map_err(SessionError::Commit)?;
-    }
     Ok(match &state.key {
         Some(key) if state.key_is_new && state.key_written => CookieAction::Set(key.clone()),
-        _ if retired_any && state.had_cookie => CookieAction::Remove,
+        _ if state.purged && state.had_cookie => CookieAction::Remove,
         _ => CookieAction::Keep,
     })
 }
@@ -362,17 +508,13 @@ impl Drop for HeldLock {
         // The request ended without finishing (a panic, a dropped future). Free the store lock
         // in the background so the next request need not wait out the lease; if no runtime is
         // left, the lease expires on its own.
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let cache = Arc::clone(&self.cache);
-            let key = self.key.clone();
-            let token = self.token.clone();
-            handle.spawn(async move {
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(5),
-                    cache.unlock(key.as_str(), &token),
-                )
-                .await;
-            });
+        if let Some(renewal) = self.renewal.take() {
+            renewal.abort();
         }
+        release_in_background(
+            Arc::clone(&self.cache),
+            self.key.clone(),
+            self.token.clone(),
+        );
     }
 }

@@ -16,7 +16,6 @@ use tokio::sync::Mutex;
 pub use lifecycle::CookieAction;
 pub use store::SessionStore;
 
-use crate::cache::SharedCache;
 use crate::error::SessionError;
 use crate::token::SessionKey;
 use state::{Phase, State};
@@ -30,7 +29,12 @@ use store::StoreShared;
 ///   spawned tasks. Accessors are serialised by an internal async mutex.
 /// * **Change tracking as ASP.NET Core**: `set` always marks the session modified; `remove` and
 ///   `clear` only when something was removed.
-/// * **End of request** ([`finish`](Self::finish), called by the web integration): modified →
+/// * **Serializable per session** (optimistic and exclusive modes): a commit is a
+///   compare-and-set against what the request loaded; if another request committed meanwhile,
+///   this request's changes are replayed on the new value only when nothing it read has
+///   changed, else the commit fails with a typed conflict ([`SessionError::is_conflict`]).
+///   [`update`](Self::update) merges read-modify-writes instead of failing.
+/// * **End of request** ([`RequestSession::finish`], called by the web integration): modified →
 ///   written with the idle timeout as sliding expiration; loaded but unmodified → the load already
 ///   slid the expiry (refreshed again if the request outlived [`REFRESH_SKIP_WINDOW`]); never touched → nothing.
 ///
@@ -55,6 +59,57 @@ struct Inner {
     state: Mutex<State>,
 }
 
+/// The session of one request as its web integration holds it: it hands the [`Session`] to
+/// handlers and ends the request with [`finish`](Self::finish). Handlers never see this type,
+/// so they cannot end the request's session or reach its cache.
+///
+/// Dereferences to the [`Session`] it owns.
+#[derive(Debug)]
+pub struct RequestSession {
+    session: Session,
+}
+
+impl RequestSession {
+    /// The request's session, for handlers (clones share one state).
+    #[must_use]
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// Ends the session's request: writes pending changes, refreshes or does nothing as
+    /// [`Session`] describes, removes an entry retired by [`renew`](Session::renew) /
+    /// [`purge`](Session::purge), releases the exclusive-mode lock, and says what to do with
+    /// the cookie. Later calls do nothing and answer [`CookieAction::Keep`].
+    ///
+    /// `refresh_untouched`: also refresh a session the request never touched (ASP.NET Core's
+    /// behaviour, one round trip per request that carries a cookie).
+    ///
+    /// # Errors
+    /// As [`Session::commit`]; also the error of any commit that failed during the request,
+    /// and of a write refused because the session could not be loaded (the response must not
+    /// claim success). The lock is released in every case.
+    pub async fn finish(&self, refresh_untouched: bool) -> Result<CookieAction, SessionError> {
+        let mut state = self.session.inner.state.lock().await;
+        lifecycle::finish(&self.session.inner.shared, &mut state, refresh_untouched).await
+    }
+
+    /// Whether the request touched the session (loaded it or tried to).
+    pub async fn was_accessed(&self) -> bool {
+        !matches!(
+            self.session.inner.state.lock().await.phase,
+            Phase::NotLoaded
+        )
+    }
+}
+
+impl std::ops::Deref for RequestSession {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        &self.session
+    }
+}
+
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
@@ -64,12 +119,14 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
-    pub(crate) fn new(shared: Arc<StoreShared>, key: Option<SessionKey>) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                shared,
-                state: Mutex::new(State::new(key)),
-            }),
+    pub(crate) fn open(shared: Arc<StoreShared>, key: Option<SessionKey>) -> RequestSession {
+        RequestSession {
+            session: Self {
+                inner: Arc::new(Inner {
+                    shared,
+                    state: Mutex::new(State::new(key)),
+                }),
+            },
         }
     }
 
@@ -79,7 +136,24 @@ impl Session {
         f: impl FnOnce(&mut State) -> Result<T, SessionError>,
     ) -> Result<T, SessionError> {
         let mut state = self.inner.state.lock().await;
+        state.check_poison()?;
         lifecycle::ensure_loaded(&self.inner.shared, &mut state).await?;
+        f(&mut state)
+    }
+
+    /// Runs the change `f` on the loaded state. A change that cannot be made because the
+    /// session could not be loaded poisons the session: the end of the request then fails too,
+    /// so a handler that ignored the error cannot answer as if its write was stored.
+    async fn with_writable<T>(
+        &self,
+        f: impl FnOnce(&mut State) -> Result<T, SessionError>,
+    ) -> Result<T, SessionError> {
+        let mut state = self.inner.state.lock().await;
+        state.check_writable()?;
+        if let Err(error) = lifecycle::ensure_loaded(&self.inner.shared, &mut state).await {
+            state.poisoned = Some(error.clone());
+            return Err(error);
+        }
         f(&mut state)
     }
 
@@ -113,8 +187,7 @@ impl Session {
     /// # Errors
     /// As [`load`](Self::load).
     pub async fn keys(&self) -> Result<Vec<String>, SessionError> {
-        self.with_loaded(|s| Ok(s.entries.keys().cloned().collect()))
-            .await
+        self.with_loaded(|s| Ok(s.read_keys())).await
     }
 
     /// The value under `key`.
@@ -122,7 +195,7 @@ impl Session {
     /// # Errors
     /// As [`load`](Self::load).
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>, SessionError> {
-        self.with_loaded(|s| Ok(s.entries.get(key).cloned())).await
+        self.with_loaded(|s| Ok(s.read(key))).await
     }
 
     /// Sets `key` to `value` and marks the session modified.
@@ -136,11 +209,7 @@ impl Session {
         value: impl Into<Bytes>,
     ) -> Result<(), SessionError> {
         let (key, value) = (key.into(), value.into());
-        self.with_loaded(|s| {
-            s.check_writable()?;
-            s.set(key, value)
-        })
-        .await
+        self.with_writable(|s| s.set(key, value)).await
     }
 
     /// Removes `key`, returning its value; marks the session modified only if it existed.
@@ -148,11 +217,7 @@ impl Session {
     /// # Errors
     /// As [`set`](Self::set).
     pub async fn remove(&self, key: &str) -> Result<Option<Bytes>, SessionError> {
-        self.with_loaded(|s| {
-            s.check_writable()?;
-            Ok(s.remove(key))
-        })
-        .await
+        self.with_writable(|s| Ok(s.remove(key))).await
     }
 
     /// Removes every entry (the session and its key live on); marks it modified if it was not empty.
@@ -160,8 +225,7 @@ impl Session {
     /// # Errors
     /// As [`set`](Self::set).
     pub async fn clear(&self) -> Result<(), SessionError> {
-        self.with_loaded(|s| {
-            s.check_writable()?;
+        self.with_writable(|s| {
             s.clear();
             Ok(())
         })
@@ -175,24 +239,73 @@ impl Session {
     /// # Errors
     /// As [`set`](Self::set).
     pub async fn renew(&self) -> Result<(), SessionError> {
-        self.with_loaded(|s| {
-            s.check_writable()?;
+        self.with_writable(|s| {
             s.renew();
             Ok(())
         })
         .await
     }
 
-    /// Deletes the session: its entry is removed at the end of the request and the client told
-    /// to drop the cookie. Later writes in the same request start a brand-new session.
+    /// Deletes the session: its entry is removed at the end of the request (only if it is still
+    /// what this request loaded, see below) and the client told to drop the cookie. Later
+    /// writes in the same request start a brand-new session under a new key.
+    ///
+    /// Loads the session first (and so, in exclusive mode, takes its lock like any write): the
+    /// removal is conditional on the stored entry being the one this request saw, so a purge
+    /// never deletes a concurrent write it did not see without re-checking what it read. After
+    /// a purge is stored, the key never serves data again: a request still holding it that
+    /// tries to commit fails with [`SessionError::SessionEnded`].
     ///
     /// # Errors
-    /// [`SessionError::Finished`] after the end of the request.
+    /// As [`set`](Self::set).
     pub async fn purge(&self) -> Result<(), SessionError> {
+        self.with_writable(|s| {
+            s.purge();
+            Ok(())
+        })
+        .await
+    }
+
+    /// Applies `f` to the current value of `key` and **commits at once**, returning the value
+    /// stored. If another request changed the session since this one loaded it, `f` is applied
+    /// again to the value that request stored (a merge, never a lost update): use it for
+    /// read-modify-writes such as counters, which then never conflict. `f` must be a pure
+    /// function of its argument, since it may run more than once.
+    ///
+    /// Commits (one store round trip) every change this request made so far, like
+    /// [`commit`](Self::commit). Typed forms: [`update_i32`](Self::update_i32),
+    /// [`update_string`](Self::update_string) and `update_json` (feature `serde`).
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use session_core::{Session, SessionError};
+    /// async fn append_visit(session: &Session) -> Result<Bytes, SessionError> {
+    ///     session
+    ///         .update("trail", |current: Option<&Bytes>| {
+    ///             let mut trail = current.map(|b| b.to_vec()).unwrap_or_default();
+    ///             trail.push(b'.');
+    ///             Ok(Bytes::from(trail))
+    ///         })
+    ///         .await
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`commit`](Self::commit), and any error `f` returns.
+    pub async fn update<F>(&self, key: impl Into<String>, f: F) -> Result<Bytes, SessionError>
+    where
+        F: Fn(Option<&Bytes>) -> Result<Bytes, SessionError> + Send + Sync + 'static,
+    {
+        let key = key.into();
         let mut state = self.inner.state.lock().await;
         state.check_writable()?;
-        state.purge();
-        Ok(())
+        if let Err(error) = lifecycle::ensure_loaded(&self.inner.shared, &mut state).await {
+            state.poisoned = Some(error.clone());
+            return Err(error);
+        }
+        let computed = state.update(key.clone(), Arc::new(f))?;
+        lifecycle::write(&self.inner.shared, &mut state).await?;
+        Ok(state.entries.get(&key).cloned().unwrap_or(computed))
     }
 
     /// Writes pending changes now instead of at the end of the request (e.g. before streaming a
@@ -200,42 +313,14 @@ impl Session {
     ///
     /// # Errors
     /// As [`load`](Self::load); [`SessionError::Commit`], [`SessionError::PayloadTooLarge`],
-    /// [`SessionError::Conflict`] or [`SessionError::LockLost`] if the write failed (nothing is
-    /// written partially).
+    /// [`SessionError::Conflict`], [`SessionError::StaleRead`] or [`SessionError::SessionEnded`]
+    /// if the write failed (nothing is written partially). After a failed commit the session
+    /// is poisoned: every later call, and the end of the request, answers the same error.
     pub async fn commit(&self) -> Result<(), SessionError> {
         let mut state = self.inner.state.lock().await;
         state.check_writable()?;
-        if matches!(state.phase, Phase::NotLoaded) {
-            return Ok(());
-        }
         lifecycle::write(&self.inner.shared, &mut state)
             .await
             .map(drop)
-    }
-
-    /// Ends the session's request: writes pending changes, refreshes or does nothing as the
-    /// type-level docs describe, removes entries retired by [`renew`](Self::renew) /
-    /// [`purge`](Self::purge), releases the exclusive-mode lock, and says what to do with the
-    /// cookie. For web integrations; later calls do nothing and answer [`CookieAction::Keep`].
-    ///
-    /// `refresh_untouched`: also refresh a session the request never touched (ASP.NET Core's
-    /// behaviour, one round trip per request that carries a cookie).
-    ///
-    /// # Errors
-    /// As [`commit`](Self::commit). The lock is released in every case.
-    pub async fn finish(&self, refresh_untouched: bool) -> Result<CookieAction, SessionError> {
-        let mut state = self.inner.state.lock().await;
-        lifecycle::finish(&self.inner.shared, &mut state, refresh_untouched).await
-    }
-
-    /// Whether the request touched the session (loaded it or tried to).
-    pub async fn was_accessed(&self) -> bool {
-        !matches!(self.inner.state.lock().await.phase, Phase::NotLoaded)
-    }
-
-    /// The cache behind this session (for diagnostics such as a ping).
-    #[must_use]
-    pub fn cache(&self) -> &SharedCache {
-        &self.inner.shared.cache
     }
 }

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use crate::cache::SharedCache;
 use crate::options::SessionOptions;
-use crate::session::Session;
 use crate::session::local_lock::LocalLocks;
+use crate::session::{RequestSession, Session};
 use crate::token::SessionKey;
 
 /// One cache plus one session configuration, shared by every request.
@@ -13,7 +13,7 @@ use crate::token::SessionKey;
 /// ```
 /// # use session_core::{SessionStore, SessionOptions, SharedCache};
 /// fn per_request(store: &SessionStore, cookie_value: Option<&str>) {
-///     let session = store.session(cookie_value); // no store call yet: sessions load lazily
+///     let session = store.open(cookie_value); // no store call yet: sessions load lazily
 ///     # let _ = session;
 /// }
 /// ```
@@ -52,16 +52,16 @@ impl SessionStore {
         }
     }
 
-    /// The session of one request. `key` is the session key the client sent (already verified
-    /// by the web integration, e.g. a signed cookie's value); a missing or malformed key gives a
-    /// new, empty session. Makes no store call.
+    /// Opens the session of one request. `key` is the session key the client sent (already
+    /// verified by the web integration, e.g. a signed cookie's value); a missing or malformed
+    /// key gives a new, empty session. Makes no store call.
     #[must_use]
-    pub fn session(&self, key: Option<&str>) -> Session {
+    pub fn open(&self, key: Option<&str>) -> RequestSession {
         let parsed = key.and_then(SessionKey::parse);
         if key.is_some() && parsed.is_none() {
             tracing::debug!("malformed session key ignored; starting a new session");
         }
-        Session::new(Arc::clone(&self.shared), parsed)
+        Session::open(Arc::clone(&self.shared), parsed)
     }
 
     /// The cache behind this store.
