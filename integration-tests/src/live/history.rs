@@ -69,6 +69,10 @@
 //!    began must never be reported again by a request sent after the store was back, nor be
 //!    live at the end (a request that read it before the wipe and wrote after must be refused,
 //!    as after a logout).
+//! 8. **Merges are not refused.** `/t/counter` (an update) and `/t/mark` (a blind write of a key
+//!    nobody else writes) read nothing another request changes, so contention alone never
+//!    refuses them: a 409 needs its session to have ended meanwhile, by a logout or login sent
+//!    with the same key (not refused, started before the 409 was answered) or a wipe.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -278,6 +282,8 @@ pub enum Kind {
     KeyInTwoLineages,
     /// Rule 7: a wiped lineage answered again.
     Revived,
+    /// Rule 8: an update or a blind write refused although its session did not end.
+    RefusedMerge,
     /// The final reads of a key failed, or disagree.
     FinalRead,
 }
@@ -626,6 +632,7 @@ impl<'h> Checker<'h> {
         let lineage_of = self.bind_all(bindings, &fates);
         self.retired_keys_stay_dead(&lineage_of, &fates);
         self.new_keys_are_fresh(&lineage_of);
+        self.merges_are_not_refused();
         self.lineages(&lineage_of, &fates);
         self.report.keys = self.names.keys.len();
         self.report
@@ -923,6 +930,33 @@ impl<'h> Checker<'h> {
         }
         for detail in found {
             self.violation(Kind::NotFresh, detail);
+        }
+    }
+
+    /// Rule 8.
+    fn merges_are_not_refused(&mut self) {
+        let mut found = Vec::new();
+        for r in &self.records {
+            if !matches!(r.op, Op::Counter | Op::Mark(_)) || r.status() != Some(409) {
+                continue;
+            }
+            let wiped = self.history.wipes.iter().any(|w| w.from < r.end);
+            let ended = r.cookie.is_some()
+                && self.records.iter().any(|other| {
+                    matches!(other.op, Op::Logout | Op::Login)
+                        && other.cookie == r.cookie
+                        && !other.is_refused()
+                        && other.start < r.end
+                });
+            if !wiped && !ended {
+                found.push(format!(
+                    "refused without a logout, login or wipe of its session: {}",
+                    self.names.record(r)
+                ));
+            }
+        }
+        for detail in found {
+            self.violation(Kind::RefusedMerge, detail);
         }
     }
 
@@ -1508,7 +1542,8 @@ mod tests {
             .failed(Op::Counter, A, 409)
             .failed(Op::Counter, A, 503)
             .finals(&[(A, Some((S1, Some(2), None, &[])))]);
-        assert_eq!(kinds(&b.check()), [Kind::PhantomUpdate]);
+        // (An update refused without its session ending breaks rule 8 as well.)
+        assert_eq!(kinds(&b.check()), [Kind::RefusedMerge, Kind::PhantomUpdate]);
     }
 
     #[test]
@@ -1661,7 +1696,10 @@ mod tests {
             .finals(&[(A, Some((S1, Some(1), None, &["kept", "refused"])))]);
         let mut found = kinds(&b.check());
         found.sort();
-        assert_eq!(found, [Kind::LostMark, Kind::PhantomMark]);
+        assert_eq!(
+            found,
+            [Kind::LostMark, Kind::PhantomMark, Kind::RefusedMerge]
+        );
     }
 
     #[test]
@@ -1713,6 +1751,29 @@ mod tests {
             .finals(&[(A, Some((S1, Some(2), None, &[])))]);
         let found = kinds(&b.check());
         assert_eq!(found, [Kind::Revived, Kind::Revived], "{found:?}");
+    }
+
+    #[test]
+    fn a_refused_update_needs_an_ended_session() {
+        let mut b = Builder::new();
+        b.counter(None, 1, S1, Some(A))
+            .failed(Op::Counter, A, 409)
+            .failed(Op::Mark("m".into()), A, 409)
+            .finals(&[(A, Some((S1, Some(1), None, &[])))]);
+        assert_eq!(kinds(&b.check()), [Kind::RefusedMerge, Kind::RefusedMerge]);
+
+        // A logout began before the refusal was answered: the session ended meanwhile.
+        let mut b = Builder::new();
+        b.counter(None, 1, S1, Some(A));
+        let start = b.seq;
+        b.seq += 1;
+        b.logout(A);
+        let end = b.seq;
+        b.seq += 1;
+        b.push(Op::Counter, Some(A), start, end, 409, Value::Null, None);
+        b.finals(&[(A, None)]);
+        let report = b.check();
+        assert!(report.violations.is_empty(), "{:#?}", report.violations);
     }
 
     #[test]
