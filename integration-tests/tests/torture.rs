@@ -23,8 +23,8 @@
 //! care which key a user ends with: it reads every key ever seen.
 //!
 //! **Faults** are sequenced with the load by counting completed requests, never by sleeping:
-//! the fault starts once a third of the planned requests completed and is lifted after as many
-//! further completions as there are clients.
+//! the fault starts once a quarter to a half of the planned requests completed and is lifted
+//! after one to three further completions per client (both drawn from the seed).
 //!
 //! **Seeds.** Each run prints its seed; the seed fixes the plan (users, clients, each client's
 //! requests and nodes), not the timing. `TORTURE_SEED=N` replays seed `N` in every scenario,
@@ -189,17 +189,30 @@ impl Rng {
 /// Each user's clients' requests: `(operation, node index)`.
 struct Plan {
     users: Vec<Vec<Vec<(Op, usize)>>>,
+    /// The fault starts once this many load requests completed ...
+    fault_at: usize,
+    /// ... and is lifted after this many more.
+    fault_for: usize,
 }
 
 impl Plan {
-    /// The operation mix, in percent: increments of both kinds and marks dominate; logins and
-    /// logouts are rare enough that most lineages live long enough to be counted.
+    /// One seed in three is *hot*: one or two users with six to nine clients each, so that
+    /// many requests of one session overlap; the others spread three to six clients over three
+    /// or four users. The operation mix, in percent: increments of both kinds and marks
+    /// dominate; logins and logouts are rare enough that most lineages live long enough to be
+    /// counted.
     fn new(seed: u64) -> Self {
         let mut rng = Rng(seed);
-        let users = rng.between(3, 4);
+        let hot = rng.below(3) == 0;
+        let (users, clients) = if hot {
+            ((1, 2), (6, 9))
+        } else {
+            ((3, 4), (3, 6))
+        };
+        let users = rng.between(users.0, users.1);
         let users = (0..users)
             .map(|user| {
-                let clients = rng.between(3, 6);
+                let clients = rng.between(clients.0, clients.1);
                 (0..clients)
                     .map(|client| {
                         let requests = rng.between(25, 40);
@@ -219,7 +232,15 @@ impl Plan {
                     .collect()
             })
             .collect();
-        Self { users }
+        let mut plan = Self {
+            users,
+            fault_at: 0,
+            fault_for: 0,
+        };
+        // From a quarter to a half of the load, for one to three completions per client.
+        plan.fault_at = plan.requests() * rng.between(25, 50) / 100;
+        plan.fault_for = plan.clients() * rng.between(1, 3);
+        plan
     }
 
     fn clients(&self) -> usize {
@@ -456,8 +477,7 @@ async fn run(scenario: &Scenario, seed: u64) -> Option<Report> {
             .iter()
             .map(move |requests| client(run, user, jar, requests))
     });
-    let at = plan.requests() / 3;
-    let for_requests = plan.clients();
+    let (at, for_requests) = (plan.fault_at, plan.fault_for);
     let (_, wipe) = tokio::join!(
         join_all(clients),
         drive_fault(scenario.fault, &mut store, &run, at, for_requests)
@@ -589,7 +609,7 @@ fn the_plan_depends_on_the_seed_alone() {
     assert_ne!(ops(7), ops(8));
     let plan = Plan::new(7);
     assert!(
-        plan.requests() >= 3 * plan.clients(),
+        plan.fault_at + plan.fault_for < plan.requests(),
         "the fault thresholds are reachable"
     );
 }
