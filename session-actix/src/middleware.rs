@@ -81,6 +81,14 @@ impl SessionMiddleware {
         SessionMiddlewareBuilder::new(cache, key.into())
     }
 
+    /// The cache behind this middleware, for the application's own setup (say a diagnostic
+    /// route that pings the store, given it as `web::Data`). Handlers do not reach it through
+    /// their [`Session`](crate::Session).
+    #[must_use]
+    pub fn cache(&self) -> &SharedCache {
+        self.config.store.cache()
+    }
+
     pub(crate) fn from_config(config: Arc<MiddlewareConfig>) -> Self {
         Self { config }
     }

@@ -10,9 +10,9 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::test::{self, TestRequest};
-use actix_web::{App, Error, web};
+use actix_web::{App, Error};
 use bytes::Bytes;
-use session_actix::{SessionKey, SessionMiddleware, SharedCache};
+use session_actix::{SessionKey, SessionMiddleware};
 
 use super::routes;
 
@@ -135,28 +135,15 @@ pub struct Client<S> {
     pub jar: TestJar,
 }
 
-/// Builds the app ([`routes::configure`] wrapped in `sessions`) and an empty jar. The app does
-/// not register the cache for the routes that call it directly (`/diag/session`): use
-/// [`client_with_cache`] for those.
+/// Builds the app ([`routes::configure`] wrapped in `sessions`, with the cache as app data for
+/// the diagnostic route, as the examples do) and an empty jar.
 pub async fn client(
     sessions: SessionMiddleware,
 ) -> Client<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = Error>> {
-    let app = test::init_service(App::new().wrap(sessions).configure(routes::configure)).await;
-    Client {
-        app,
-        jar: TestJar::default(),
-    }
-}
-
-/// As [`client`], with `cache` registered as `web::Data<SharedCache>` as the example servers
-/// do (`common::serve`), for `/diag/session`'s ping. Pass the cache `sessions` was built on.
-pub async fn client_with_cache(
-    sessions: SessionMiddleware,
-    cache: SharedCache,
-) -> Client<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = Error>> {
+    let cache = actix_web::web::Data::new(sessions.cache().clone());
     let app = test::init_service(
         App::new()
-            .app_data(web::Data::new(cache))
+            .app_data(cache)
             .wrap(sessions)
             .configure(routes::configure),
     )

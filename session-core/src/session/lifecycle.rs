@@ -24,7 +24,7 @@ use super::store::StoreShared;
 /// read-only request cost one store round trip instead of two.
 pub const REFRESH_SKIP_WINDOW: Duration = Duration::from_secs(1);
 
-/// What the web integration must do with the session cookie after [`Session::finish`](crate::Session::finish).
+/// What the web integration must do with the session cookie after [`RequestSession::finish`](crate::RequestSession::finish).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum CookieAction {
