@@ -167,10 +167,7 @@ async fn perform(op: Op, session: RequestSession, old_key: SessionKey) -> Outcom
             }
             Err(e) => Err(e),
         },
-        Op::Mark(i) => session
-            .set_string(format!("m{i}"), "1")
-            .await
-            .map(|()| None),
+        Op::Mark(i) => session.set_string(format!("m{i}"), "1").await.map(|()| None),
         Op::Purge => session.purge().await.map(|()| None),
     };
     let finished = session.finish(false).await;
@@ -228,8 +225,7 @@ fn serializable(ops: &[Op], outcomes: &[Outcome], stored: &Model) -> bool {
         order.iter().all(|&i| {
             let (value, fresh) = apply(ops[i], &mut model);
             let answered = &outcomes[i];
-            let value_ok =
-                !matches!(ops[i], Op::Update | Op::GetThenSet) || answered.value == value;
+            let value_ok = !matches!(ops[i], Op::Update | Op::GetThenSet) || answered.value == value;
             // A purge of a live session answers no new key; neither does one of a dead session.
             let fresh_ok = ops[i] == Op::Purge || answered.fresh == fresh;
             value_ok && fresh_ok
@@ -239,9 +235,10 @@ fn serializable(ops: &[Op], outcomes: &[Outcome], stored: &Model) -> bool {
 
 fn decode_model(stored: Option<&Bytes>) -> Model {
     let payload = codec::decode(stored?).expect("stored payloads decode");
-    let n = payload.entries.get("n").map_or(0, |b| {
-        i32::from_be_bytes(b[..].try_into().expect("4 bytes"))
-    });
+    let n = payload
+        .entries
+        .get("n")
+        .map_or(0, |b| i32::from_be_bytes(b[..].try_into().expect("4 bytes")));
     let marks = payload
         .entries
         .keys()
@@ -257,10 +254,9 @@ async fn run_once(requests: &[(Op, usize)], prefix: &[usize]) -> Vec<(usize, usi
     let key = SessionKey::generate();
     let mut seed = BTreeMap::new();
     seed.insert("n".to_owned(), Bytes::copy_from_slice(&0i32.to_be_bytes()));
-    data.lock().unwrap().insert(
-        key.as_str().to_owned(),
-        codec::encode(&[1; 16], &seed).unwrap(),
-    );
+    data.lock()
+        .unwrap()
+        .insert(key.as_str().to_owned(), codec::encode(&[1; 16], &seed).unwrap());
     let (events, mut parked_rx) = mpsc::unbounded_channel();
     let nodes: usize = requests.iter().map(|(_, node)| node + 1).max().unwrap_or(1);
     let stores: Vec<SessionStore> = (0..nodes)
