@@ -325,9 +325,13 @@ pub async fn failing_cache_answers_opaque_500(cache: &SharedCache) {
     c.jar.insert(COOKIE, signed_cookie_value(&key, COOKIE));
     assert_opaque_500(&c.get("/counter").await);
     assert_opaque_500(&c.get("/diag/session").await);
-    // Commit failure of a new session (no load needed): the default policy answers 500.
+    // `/counter` commits in the handler (`update_i32`): its failure is the handler's 500.
     c.jar = TestJar::default();
     assert_opaque_500(&c.get("/counter").await);
+    // Commit failure at the end of the request of a new session (no load needed): the
+    // default policy replaces the handler's 200 with a 500.
+    c.jar = TestJar::default();
+    assert_opaque_500(&c.post("/mark/a").await);
     let health = c.get("/health").await;
     assert_eq!(
         (health.status, health.text().as_str()),
@@ -368,8 +372,11 @@ pub async fn commit_failure_log_only_keeps_response(cache: &SharedCache) {
             .commit_failure(CommitFailurePolicy::LogOnly),
     );
     let mut c = client(sessions).await;
-    let reply = c.get("/counter").await;
-    assert_counter(&reply, 1);
+    // `/user` writes at the end of the request (`/counter` commits in the handler, where a
+    // failure is the handler's own error).
+    let reply = c.get("/user?user=alice").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json(), json!({ "user": "alice" }));
     assert!(reply.set_cookies().is_empty());
 }
 

@@ -1,6 +1,6 @@
-//! `session-node` server processes (the example routes over a memory cache, or Redis when
-//! `REDIS_URL` is set; see `src/bin/session-node.rs`), started on free loopback ports and killed
-//! on drop.
+//! `session-node` server processes (the example routes over a memory cache, Redis when
+//! `REDIS_URL` is set, or SQL Server when `MSSQL_CONNECTION_STRING` is set; see
+//! `src/bin/session-node.rs`), started on free loopback ports and killed on drop.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -11,6 +11,23 @@ use super::client::request;
 
 /// How long a starting node may take to answer `GET /health`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The variables a node reads its store and session settings from. A node sees only those the
+/// test passes: one inherited from the developer's shell (say `MSSQL_CONNECTION_STRING` for the
+/// real-server tests) would silently change the store or the settings under test.
+const NODE_SETTINGS: &[&str] = &[
+    "REDIS_URL",
+    "REDIS_INSTANCE_NAME",
+    "MSSQL_CONNECTION_STRING",
+    "MSSQL_SCHEMA",
+    "MSSQL_TABLE",
+    "IDLE_TIMEOUT_SECS",
+    "IO_TIMEOUT_SECS",
+    "LOCK_WAIT_SECS",
+    "LOCK_LEASE_SECS",
+    "SESSION_COOKIE_KEY",
+    "SESSION_LOCKING",
+];
 
 /// A running `session-node` process.
 #[derive(Debug)]
@@ -23,6 +40,7 @@ impl SessionNode {
     /// Starts `binary` (pass `env!("CARGO_BIN_EXE_session-node")`) with `env` (e.g.
     /// `REDIS_URL`, `SESSION_COOKIE_KEY`, `SESSION_LOCKING`) on a free port, and waits until it
     /// answers `GET /health`. Its output goes to this process's (`RUST_LOG` defaults to `warn`).
+    /// Store and session variables not in `env` are removed from its environment.
     ///
     /// # Errors
     /// The process cannot be spawned, exits, or does not answer in time.
@@ -37,6 +55,9 @@ impl SessionNode {
             // The examples log to stdout.
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit());
+        for name in NODE_SETTINGS {
+            command.env_remove(name);
+        }
         for (name, value) in env {
             command.env(name, value);
         }

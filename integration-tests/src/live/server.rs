@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpServer};
+use actix_web::{App, HttpServer, web};
 use session_actix::SessionMiddleware;
 
 use crate::http::routes;
@@ -24,8 +24,11 @@ impl LiveServer {
     /// # Errors
     /// The loopback port cannot be bound.
     pub fn start(sessions: SessionMiddleware) -> std::io::Result<Self> {
+        // The cache as app data too, for the diagnostic route, as the examples register it.
+        let cache = web::Data::new(sessions.cache().clone());
         let server = HttpServer::new(move || {
             App::new()
+                .app_data(cache.clone())
                 .wrap(sessions.clone())
                 .configure(routes::configure)
         })

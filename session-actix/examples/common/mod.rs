@@ -5,6 +5,9 @@
 //! |---|---|---|
 //! | `ADDR` | `127.0.0.1:8080` | listen address |
 //! | `IDLE_TIMEOUT_SECS` | `1200` | session idle timeout |
+//! | `IO_TIMEOUT_SECS` | `60` | limit on every store call; decimals allowed (`0.5`) |
+//! | `LOCK_WAIT_SECS` | `10` | how long a request waits for the session lock (exclusive) or its commit turn (optimistic); decimals allowed |
+//! | `LOCK_LEASE_SECS` | `30` | exclusive mode: lease of the store lock; decimals allowed |
 //! | `RUST_LOG` | `info` | `tracing-subscriber` filter, e.g. `info,session_core=debug,session_actix=debug` |
 //! | `SESSION_COOKIE_KEY` | generated (with a warning) | standard base64 of 64 random bytes, e.g. `head -c 64 /dev/urandom \| base64 -w0` |
 //! | `SESSION_LOCKING` | `optimistic` | `optimistic`, `exclusive` or `last-write-wins` ([`ConcurrencyMode`]) |
@@ -34,6 +37,12 @@ pub struct Settings {
     pub key: Option<Key>,
     /// Session concurrency mode.
     pub concurrency: ConcurrencyMode,
+    /// Limit on every store call; `None` for the library's default.
+    pub io_timeout: Option<Duration>,
+    /// Lock (exclusive) or commit-turn (optimistic) wait; `None` for the library's default.
+    pub lock_wait: Option<Duration>,
+    /// Exclusive mode's lock lease; `None` for the library's default.
+    pub lock_lease: Option<Duration>,
 }
 
 impl Settings {
@@ -64,6 +73,9 @@ impl Settings {
             idle_timeout,
             key,
             concurrency,
+            io_timeout: seconds("IO_TIMEOUT_SECS")?,
+            lock_wait: seconds("LOCK_WAIT_SECS")?,
+            lock_lease: seconds("LOCK_LEASE_SECS")?,
         })
     }
 
@@ -73,10 +85,19 @@ impl Settings {
     /// # Errors
     /// Invalid settings (e.g. a zero idle timeout).
     pub fn middleware(&self, cache: SharedCache) -> Result<SessionMiddleware, BoxError> {
-        let options = SessionOptions::builder()
+        let mut options = SessionOptions::builder()
             .idle_timeout(self.idle_timeout)
-            .concurrency(self.concurrency)
-            .build()?;
+            .concurrency(self.concurrency);
+        if let Some(timeout) = self.io_timeout {
+            options = options.io_timeout(Some(timeout));
+        }
+        if let Some(wait) = self.lock_wait {
+            options = options.lock_wait(wait);
+        }
+        if let Some(lease) = self.lock_lease {
+            options = options.lock_lease(lease);
+        }
+        let options = options.build()?;
         Ok(SessionMiddleware::builder(cache, self.key.clone())
             .cookie_secure(CookieSecurePolicy::SameAsRequest)
             .session_options(options)
@@ -87,6 +108,22 @@ impl Settings {
 /// A set, non-empty environment variable.
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A positive number of seconds (decimals allowed, so tests can set sub-second timeouts) from
+/// the environment variable `name`, or `None` when it is unset.
+fn seconds(name: &str) -> Result<Option<Duration>, BoxError> {
+    let Some(text) = var(name) else {
+        return Ok(None);
+    };
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|e| format!("{name}={text:?}: {e}"))?;
+    match Duration::try_from_secs_f64(secs) {
+        Ok(duration) if !duration.is_zero() => Ok(Some(duration)),
+        _ => Err(format!("{name}={text:?}: expected a positive number of seconds").into()),
+    }
 }
 
 /// The environment variable `name`, or `default` when it is unset or empty.
