@@ -72,38 +72,38 @@ fn session_cookie<B>(response: &actix_web::dev::ServiceResponse<B>) -> Cookie<'s
         .into_owned()
 }
 
+/// Runs `/stale` and, while it waits between its read and its write, `$other` on the same
+/// session; answers (stale response, other response).
+macro_rules! race {
+    ($app:expr, $gate:expr, $cookie:expr, $other:expr) => {{
+        let stale = call_service(
+            &$app,
+            TestRequest::get()
+                .uri("/stale")
+                .cookie($cookie.clone())
+                .to_request(),
+        );
+        let meanwhile = async {
+            $gate.read.notified().await;
+            let other = call_service(&$app, $other.cookie($cookie.clone()).to_request()).await;
+            $gate.go.notify_one();
+            other
+        };
+        tokio::join!(stale, meanwhile)
+    }};
+}
+
 #[actix_web::test]
 async fn stale_write_answers_409_even_when_the_handler_ignores_the_error() {
     let gate = web::Data::new(Gate::default());
     let app = app!(builder(), gate);
     let first = call_service(&app, TestRequest::get().uri("/increment").to_request()).await;
     let cookie = session_cookie(&first);
-
-    let stale = call_service(
-        &app,
-        TestRequest::get()
-            .uri("/stale")
-            .cookie(cookie.clone())
-            .to_request(),
-    );
-    let meanwhile = async {
-        gate.read.notified().await;
-        let other = call_service(
-            &app,
-            TestRequest::get()
-                .uri("/increment")
-                .cookie(cookie.clone())
-                .to_request(),
-        )
-        .await;
-        assert_eq!(other.status(), StatusCode::OK);
-        assert_eq!(read_body(other).await, "2");
-        gate.go.notify_one();
-    };
-    let (stale, ()) = tokio::join!(stale, meanwhile);
+    let (stale, other) = race!(app, gate, cookie, TestRequest::get().uri("/increment"));
+    assert_eq!(other.status(), StatusCode::OK);
+    assert_eq!(read_body(other).await, "2");
     assert_eq!(stale.status(), StatusCode::CONFLICT);
     assert_ne!(read_body(stale).await, "handler says ok");
-
     let check = call_service(
         &app,
         TestRequest::get().uri("/read").cookie(cookie).to_request(),
@@ -125,27 +125,8 @@ async fn conflict_status_is_configurable() {
     );
     let first = call_service(&app, TestRequest::get().uri("/increment").to_request()).await;
     let cookie = session_cookie(&first);
-    let stale = call_service(
-        &app,
-        TestRequest::get()
-            .uri("/stale")
-            .cookie(cookie.clone())
-            .to_request(),
-    );
-    let meanwhile = async {
-        gate.read.notified().await;
-        let other = call_service(
-            &app,
-            TestRequest::get()
-                .uri("/increment")
-                .cookie(cookie.clone())
-                .to_request(),
-        )
-        .await;
-        assert_eq!(other.status(), StatusCode::OK);
-        gate.go.notify_one();
-    };
-    let (stale, ()) = tokio::join!(stale, meanwhile);
+    let (stale, other) = race!(app, gate, cookie, TestRequest::get().uri("/increment"));
+    assert_eq!(other.status(), StatusCode::OK);
     assert_eq!(stale.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(stale.headers().get("retry-after").unwrap(), "1");
     assert!(builder().conflict_status(StatusCode::OK).build().is_err());
@@ -157,27 +138,8 @@ async fn a_request_racing_a_logout_cannot_bring_the_session_back() {
     let app = app!(builder(), gate);
     let first = call_service(&app, TestRequest::get().uri("/increment").to_request()).await;
     let cookie = session_cookie(&first);
-    let stale = call_service(
-        &app,
-        TestRequest::get()
-            .uri("/stale")
-            .cookie(cookie.clone())
-            .to_request(),
-    );
-    let meanwhile = async {
-        gate.read.notified().await;
-        let out = call_service(
-            &app,
-            TestRequest::post()
-                .uri("/logout")
-                .cookie(cookie.clone())
-                .to_request(),
-        )
-        .await;
-        assert_eq!(out.status(), StatusCode::OK);
-        gate.go.notify_one();
-    };
-    let (stale, ()) = tokio::join!(stale, meanwhile);
+    let (stale, logout) = race!(app, gate, cookie, TestRequest::post().uri("/logout"));
+    assert_eq!(logout.status(), StatusCode::OK);
     assert_eq!(stale.status(), StatusCode::CONFLICT);
     // The old cookie reaches a brand-new, empty session, never the logged-out one.
     let after = call_service(
