@@ -87,7 +87,9 @@ impl ResponseError for SessionHttpError {
         // actix calls this once when it turns the error into the response: the one place
         // where the cause is logged.
         let status = self.status_code();
-        if status.is_server_error() {
+        // A busy session (503) or a conflict (409) is the client's own concurrency, not a fault
+        // of the service: logged below `error`, so that alerting on errors stays meaningful.
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %ErrorChain(self), "session error; answering {status}");
         } else {
             tracing::info!(error = %ErrorChain(self), "session error; answering {status}");

@@ -252,7 +252,11 @@ async fn finish<B>(
             }
             // Never let a lost write look like a success.
             CommitFailurePolicy::Fail => {
-                tracing::error!(error = %ErrorChain(&error), "session commit failed");
+                if matches!(error, session_core::SessionError::LockTimeout(_)) {
+                    tracing::info!(error = %ErrorChain(&error), "session busy; answering 503");
+                } else {
+                    tracing::error!(error = %ErrorChain(&error), "session commit failed");
+                }
                 let opaque = error_response(&error, config.conflict_status);
                 let (request, _) = response.into_parts();
                 ServiceResponse::new(request, opaque).map_into_right_body()
