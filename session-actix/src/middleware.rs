@@ -248,6 +248,9 @@ async fn finish<B>(
                     error = %ErrorChain(&error),
                     "session commit failed; response sent anyway (CommitFailurePolicy::LogOnly)"
                 );
+                if let Some(key) = session.key_after_failure().await {
+                    set_session_cookie(config, &mut response, &key);
+                }
                 response
             }
             // Never let a lost write look like a success.
@@ -259,7 +262,12 @@ async fn finish<B>(
                 }
                 let opaque = error_response(&error, config.conflict_status);
                 let (request, _) = response.into_parts();
-                ServiceResponse::new(request, opaque).map_into_right_body()
+                let mut failed = ServiceResponse::new(request, opaque).map_into_right_body();
+                // A renewal that may have removed the old entry: the client needs the new key.
+                if let Some(key) = session.key_after_failure().await {
+                    set_session_cookie(config, &mut failed, &key);
+                }
+                failed
             }
         },
     }

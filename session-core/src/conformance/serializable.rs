@@ -303,41 +303,41 @@ pub async fn exclusive_commit_is_compare_and_set(cache: &SharedCache) {
     );
 }
 
+/// Exclusive mode options for the lost-answer cases: IO timeout `io`, lease `3 × io`
+/// (the shortest `validate` allows), lock wait `wait`.
+fn lossy_exclusive(io: Duration, wait: Duration) -> SessionOptions {
+    SessionOptions::builder()
+        .concurrency(ConcurrencyMode::Exclusive)
+        .lock_lease(io * 3)
+        .io_timeout(Some(io))
+        .lock_wait(wait)
+        .build()
+        .unwrap()
+}
+
 /// Exclusive mode: a `try_lock` that landed in the store but whose answer came too late (IO
 /// timeout) is released, not left to block the session for a whole lease.
 pub async fn exclusive_timed_out_lock_acquisition_is_released(cache: &SharedCache) {
-    let options = |io: Duration, wait: Duration| {
-        SessionOptions::builder()
-            .concurrency(ConcurrencyMode::Exclusive)
-            .lock_lease(Duration::from_secs(60))
-            .io_timeout(Some(io))
-            .lock_wait(wait)
-            .build()
-            .unwrap()
-    };
-    let plain = SessionStore::new(
-        Arc::clone(cache),
-        options(Duration::from_secs(5), Duration::from_secs(5)),
-    );
+    let plain = store(cache, ConcurrencyMode::Exclusive);
     let key = seeded(&plain).await;
-    let slow: SharedCache = Arc::new(SlowLockAnswers {
+    let lost_answer: SharedCache = Arc::new(LateCalls {
         inner: Arc::clone(cache),
+        operation: "try_lock",
+        lands: Lands::BeforeTheAnswer,
         delay: Duration::from_secs(2),
+        landed: Arc::default(),
     });
     let timed_out = SessionStore::new(
-        slow,
-        options(Duration::from_millis(200), Duration::from_secs(5)),
+        lost_answer,
+        lossy_exclusive(Duration::from_millis(300), Duration::from_millis(900)),
     )
     .open(Some(key.as_str()));
-    assert!(matches!(
-        timed_out.load().await,
-        Err(SessionError::Unavailable(_))
-    ));
-    // The lock did land (the store applied it before the answer was lost). It must be released
-    // in the background well within the 60 s lease: another node gets it within its wait.
+    assert!(timed_out.load().await.is_err());
+    // The lock did land (the store applied it before the answer was lost). It is released in
+    // the background well within the lease: another node gets it within its wait.
     let next = SessionStore::new(
         Arc::clone(cache),
-        options(Duration::from_secs(5), Duration::from_secs(10)),
+        lossy_exclusive(Duration::from_secs(2), Duration::from_secs(5)),
     )
     .open(Some(key.as_str()));
     next.load().await.unwrap();
@@ -345,16 +345,169 @@ pub async fn exclusive_timed_out_lock_acquisition_is_released(cache: &SharedCach
     timed_out.finish(false).await.unwrap();
 }
 
-/// A cache whose `try_lock` applies in the store but answers only after `delay` (a lost or late
-/// reply); every other call goes straight through.
+/// Exclusive mode: a `try_lock` still in flight when its request gave up, which lands only
+/// *after* the request's first unlock (a frozen store that resumes), is released too: the
+/// unlock is repeated until the lease would have run out.
+pub async fn exclusive_late_landing_lock_is_released(cache: &SharedCache) {
+    let plain = store(cache, ConcurrencyMode::Exclusive);
+    let key = seeded(&plain).await;
+    let landed = Arc::new(tokio::sync::Notify::new());
+    let in_flight: SharedCache = Arc::new(LateCalls {
+        inner: Arc::clone(cache),
+        operation: "try_lock",
+        lands: Lands::AfterTheDelay,
+        delay: Duration::from_secs(3),
+        landed: Arc::clone(&landed),
+    });
+    // IO timeout 2 s, lease 6 s: the request gives up at 2 s, its try_lock lands at 3 s.
+    let gave_up = SessionStore::new(
+        in_flight,
+        lossy_exclusive(Duration::from_secs(2), Duration::from_secs(5)),
+    )
+    .open(Some(key.as_str()));
+    assert!(gave_up.load().await.is_err());
+    landed.notified().await;
+    // The late lock is in the store now. Another node waits at most 5 s (until about 8 s).
+    // Without repeated unlocks the late lock would hold until about 9 s; with them it goes
+    // within a tenth of the lease (0.6 s) after landing.
+    let next = SessionStore::new(
+        Arc::clone(cache),
+        lossy_exclusive(Duration::from_secs(2), Duration::from_secs(5)),
+    )
+    .open(Some(key.as_str()));
+    next.load().await.unwrap();
+    next.finish(false).await.unwrap();
+    gave_up.finish(false).await.unwrap();
+}
+
+/// Exclusive mode: a waiter whose `try_lock` stalls in the store answers within `lock_wait`,
+/// not after the (longer) IO timeout, and the stalled attempt is released once it lands.
+pub async fn exclusive_lock_wait_bounds_a_stalled_attempt(cache: &SharedCache) {
+    let plain = store(cache, ConcurrencyMode::Exclusive);
+    let key = seeded(&plain).await;
+    let landed = Arc::new(tokio::sync::Notify::new());
+    let stalled: SharedCache = Arc::new(LateCalls {
+        inner: Arc::clone(cache),
+        operation: "try_lock",
+        lands: Lands::AfterTheDelay,
+        delay: Duration::from_secs(6),
+        landed: Arc::clone(&landed),
+    });
+    // IO timeout 4 s, lock wait 0.5 s: the answer must come from the lock wait.
+    let waiter = SessionStore::new(
+        stalled,
+        lossy_exclusive(Duration::from_secs(4), Duration::from_millis(500)),
+    )
+    .open(Some(key.as_str()));
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        waiter.load().await,
+        Err(SessionError::LockTimeout(_))
+    ));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered after {:?}, beyond the lock wait",
+        started.elapsed()
+    );
+    waiter.finish(false).await.unwrap();
+    landed.notified().await;
+    let next = SessionStore::new(
+        Arc::clone(cache),
+        lossy_exclusive(Duration::from_secs(4), Duration::from_secs(10)),
+    )
+    .open(Some(key.as_str()));
+    next.load().await.unwrap();
+    next.finish(false).await.unwrap();
+}
+
+/// A renewal that wrote the new key and then lost the answer to the removal of the old entry
+/// (which did happen) fails, but hands the client the new key: the session, with everything
+/// acknowledged before, stays reachable.
+pub async fn renew_with_a_lost_removal_answer_keeps_the_session_reachable(cache: &SharedCache) {
+    let plain = store(cache, ConcurrencyMode::Optimistic);
+    let key = seeded(&plain).await;
+    let lost_answer: SharedCache = Arc::new(LateCalls {
+        inner: Arc::clone(cache),
+        operation: "remove_if_equals",
+        lands: Lands::BeforeTheAnswer,
+        delay: Duration::from_secs(2),
+        landed: Arc::default(),
+    });
+    let options = SessionOptions::builder()
+        .io_timeout(Some(Duration::from_millis(300)))
+        .build()
+        .unwrap();
+    let login = SessionStore::new(lost_answer, options).open(Some(key.as_str()));
+    login.renew().await.unwrap();
+    let failed = login.finish(false).await.unwrap_err();
+    assert!(matches!(failed, SessionError::Commit(_)), "{failed:?}");
+    let moved = login
+        .key_after_failure()
+        .await
+        .expect("the client is given the new key");
+    assert_ne!(moved, key);
+    assert_eq!(cache.get(key.as_str()).await.unwrap(), None);
+    assert_eq!(
+        counter(&plain, &moved).await,
+        Some(0),
+        "the data is reachable"
+    );
+}
+
+/// When a [`LateCalls`] call takes effect in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lands {
+    /// At once; only the answer is late (a lost or slow reply).
+    BeforeTheAnswer,
+    /// After the delay, even if the caller gave up (a request still in flight).
+    AfterTheDelay,
+}
+
+/// A cache whose one `operation` answers only after `delay`, taking effect as `lands` says;
+/// every other call goes straight through.
 #[derive(Debug)]
-struct SlowLockAnswers {
+struct LateCalls {
     inner: SharedCache,
+    operation: &'static str,
+    lands: Lands,
     delay: Duration,
+    /// Notified each time the late call has taken effect in the store.
+    landed: Arc<tokio::sync::Notify>,
+}
+
+impl LateCalls {
+    /// Runs `call` (named `operation`) late if it is the chosen one.
+    async fn run<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        call: impl std::future::Future<Output = Result<T, CacheError>> + Send + 'static,
+    ) -> Result<T, CacheError> {
+        if operation != self.operation {
+            return call.await;
+        }
+        let (delay, landed) = (self.delay, Arc::clone(&self.landed));
+        match self.lands {
+            Lands::BeforeTheAnswer => {
+                let result = call.await;
+                landed.notify_one();
+                tokio::time::sleep(delay).await;
+                result
+            }
+            // Spawned: the caller giving up must not cancel a call already on its way.
+            Lands::AfterTheDelay => tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let result = call.await;
+                landed.notify_one();
+                result
+            })
+            .await
+            .unwrap_or_else(|e| Err(CacheError::backend(operation, e))),
+        }
+    }
 }
 
 #[async_trait]
-impl DistributedCache for SlowLockAnswers {
+impl DistributedCache for LateCalls {
     fn cache_type(&self) -> &'static str {
         self.inner.cache_type()
     }
@@ -380,7 +533,11 @@ impl DistributedCache for SlowLockAnswers {
         self.inner.remove(key).await
     }
     async fn remove_if_equals(&self, key: &str, expected: &Bytes) -> Result<bool, CacheError> {
-        self.inner.remove_if_equals(key, expected).await
+        let (inner, key, expected) = (Arc::clone(&self.inner), key.to_owned(), expected.clone());
+        self.run("remove_if_equals", async move {
+            inner.remove_if_equals(&key, &expected).await
+        })
+        .await
     }
     async fn try_lock(
         &self,
@@ -388,9 +545,11 @@ impl DistributedCache for SlowLockAnswers {
         token: &LockToken,
         lease: Duration,
     ) -> Result<bool, CacheError> {
-        let taken = self.inner.try_lock(key, token, lease).await;
-        tokio::time::sleep(self.delay).await;
-        taken
+        let (inner, key, token) = (Arc::clone(&self.inner), key.to_owned(), token.clone());
+        self.run("try_lock", async move {
+            inner.try_lock(&key, &token, lease).await
+        })
+        .await
     }
     async fn unlock(&self, key: &str, token: &LockToken) -> Result<(), CacheError> {
         self.inner.unlock(key, token).await

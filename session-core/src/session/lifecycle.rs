@@ -125,23 +125,28 @@ async fn acquire_lock(shared: &StoreShared, key: &SessionKey) -> Result<HeldLock
     let token = LockToken::generate();
     let mut backoff = Backoff::new();
     loop {
-        let taken = match io(
+        // Each attempt is bounded by the IO timeout and by what is left of `lock_wait`, so a
+        // waiter answers within `lock_wait` even when the store stalls mid-attempt.
+        let attempt = io(
             shared,
             "try_lock",
             shared
                 .cache
                 .try_lock(key.as_str(), &token, options.lock_lease),
-        )
-        .await
-        {
-            Ok(taken) => taken,
-            Err(error) => {
-                // The call may have landed in the store even though we got no answer (a
-                // timeout, a dropped connection): release the lock we may hold, so it does not
-                // block the session for a whole lease. The token is ours alone, so this can
-                // never free somebody else's lock.
-                release_in_background(Arc::clone(&shared.cache), key.clone(), token.clone());
-                return Err(LoadFailure::Cache(Arc::new(error)));
+        );
+        let outcome = tokio::time::timeout_at(deadline, attempt).await;
+        let taken = match outcome {
+            Ok(Ok(taken)) => taken,
+            unanswered => {
+                // The call may land in the store although we got no answer (a timeout, a
+                // dropped connection, a store that resumes later): release the lock we may
+                // come to hold, so it does not block the session for a whole lease. The token
+                // is ours alone, so this can never free somebody else's lock.
+                release_until_lease_ends(shared, key.clone(), token.clone());
+                return Err(match unanswered {
+                    Ok(Err(error)) => LoadFailure::Cache(Arc::new(error)),
+                    _ => LoadFailure::LockTimeout(wait),
+                });
             }
         };
         if taken {
@@ -205,6 +210,37 @@ fn spawn_renewal(
         }
     })
     .abort_handle()
+}
+
+/// After a `try_lock` whose answer never came: unlocks `key` for `token` at once, then again
+/// every tenth of the lease until the lease has run out. One unlock is not enough: the lost
+/// `try_lock` may still be in flight and land after it (say on another pooled connection, when
+/// a frozen store resumes), taking a lock nobody will release. Repeating bounds how long such a
+/// lock blocks the session to a tenth of the lease after the store answers again, at the cost
+/// of a few commands, only after a failure. A no-op without a runtime.
+fn release_until_lease_ends(shared: &StoreShared, key: SessionKey, token: LockToken) {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let cache = Arc::clone(&shared.cache);
+    let lease = shared.options.lock_lease;
+    let io_timeout = shared.options.io_timeout.unwrap_or(lease);
+    handle.spawn(async move {
+        let until = tokio::time::Instant::now() + lease;
+        let mut every = tokio::time::interval(lease / 10);
+        while tokio::time::Instant::now() < until {
+            every.tick().await;
+            if let Err(error) = tokio::time::timeout(io_timeout, cache.unlock(key.as_str(), &token))
+                .await
+                .unwrap_or(Err(CacheError::Timeout {
+                    operation: "unlock",
+                    after: io_timeout,
+                }))
+            {
+                tracing::debug!(%error, "releasing an unanswered session lock: unlock failed");
+            }
+        }
+    });
 }
 
 /// Unlocks `key` for `token` in a spawned task, bounded by a few seconds; a no-op without a
@@ -310,6 +346,11 @@ async fn commit(shared: &StoreShared, state: &mut State) -> Result<(), SessionEr
                 state.committed(written);
                 return Ok(());
             }
+            Ok(Attempt::Uncertain { error, moved_to }) => {
+                // Keep the new entry (it may be the only copy now) and tell the client about it.
+                state.moved_to = Some(moved_to);
+                return Err(error);
+            }
             Ok(Attempt::Refused { wrote_fresh }) => {
                 if let Some(key) = wrote_fresh {
                     fresh_key_written = Some(key);
@@ -341,6 +382,12 @@ async fn commit(shared: &StoreShared, state: &mut State) -> Result<(), SessionEr
 enum Attempt {
     /// Committed; the payload now stored under the session key, if one was written.
     Done(Option<Bytes>),
+    /// The data was written under a fresh key, then the removal of the old entry failed
+    /// without an answer: it may or may not have happened.
+    Uncertain {
+        error: SessionError,
+        moved_to: SessionKey,
+    },
     /// A condition did not hold; `wrote_fresh` names a new key written before the refusal.
     Refused { wrote_fresh: Option<SessionKey> },
 }
@@ -414,8 +461,20 @@ async fn attempt_commit(
                     .remove_if_equals(origin.key.as_str(), &origin.base),
             )
             .await
-        }
-        .map_err(|e| SessionError::Commit(Arc::new(e)))?;
+        };
+        let removed = match (removed, &wrote_fresh) {
+            (Ok(removed), _) => removed,
+            // The data is under the new key, and the old entry may be gone already (the
+            // answer was lost, not necessarily the removal): the client must get the new key,
+            // or it could lose its session (see `State::moved_to`).
+            (Err(error), Some(fresh)) => {
+                return Ok(Attempt::Uncertain {
+                    error: SessionError::Commit(Arc::new(error)),
+                    moved_to: fresh.clone(),
+                });
+            }
+            (Err(error), None) => return Err(SessionError::Commit(Arc::new(error))),
+        };
         if !removed {
             return Ok(Attempt::Refused { wrote_fresh });
         }

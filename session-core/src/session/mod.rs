@@ -93,6 +93,15 @@ impl RequestSession {
         lifecycle::finish(&self.session.inner.shared, &mut state, refresh_untouched).await
     }
 
+    /// After [`finish`](Self::finish) (or a commit) failed: a session key the client must
+    /// still be sent, with the error response. Set only when a renewal wrote the session under
+    /// its new key and then got no answer to the removal of the old entry, which may be gone
+    /// already: without the new key the client would lose its session. The renewal itself is
+    /// not acknowledged (the response is an error), but nothing stored is out of reach.
+    pub async fn key_after_failure(&self) -> Option<SessionKey> {
+        self.session.inner.state.lock().await.moved_to.clone()
+    }
+
     /// Whether the request touched the session (loaded it or tried to).
     pub async fn was_accessed(&self) -> bool {
         !matches!(

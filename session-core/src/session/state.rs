@@ -118,6 +118,10 @@ pub(crate) struct State {
     pub(crate) read_all: bool,
     pub(crate) modified: bool,
     pub(crate) lock: Option<HeldLock>,
+    /// A renewal wrote the data under this new key, then lost the answer to the removal of the
+    /// old entry, which may be gone: the client must be sent this key even though the request
+    /// fails, or its session (with writes other requests had acknowledged) would be out of reach.
+    pub(crate) moved_to: Option<SessionKey>,
     /// A commit of this request failed: its changes were dropped, and every later accessor and
     /// the end of the request answer this error (a handler that ignored it cannot answer 2xx).
     pub(crate) poisoned: Option<SessionError>,
@@ -144,6 +148,7 @@ impl State {
             read_all: false,
             modified: false,
             lock: None,
+            moved_to: None,
             poisoned: None,
             finished: false,
         }
