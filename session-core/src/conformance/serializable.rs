@@ -315,33 +315,66 @@ fn lossy_exclusive(io: Duration, wait: Duration) -> SessionOptions {
         .unwrap()
 }
 
-/// Exclusive mode: a `try_lock` that landed in the store but whose answer came too late (IO
-/// timeout) is released, not left to block the session for a whole lease.
-pub async fn exclusive_timed_out_lock_acquisition_is_released(cache: &SharedCache) {
-    let plain = store(cache, ConcurrencyMode::Exclusive);
-    let key = seeded(&plain).await;
-    let lost_answer: SharedCache = Arc::new(LateCalls {
+/// `cache` with its `try_lock` late as `lands` and `delay` say, and what signals its landing.
+fn late_lock(
+    cache: &SharedCache,
+    lands: Lands,
+    delay: Duration,
+) -> (SharedCache, Arc<tokio::sync::Notify>) {
+    let landed = Arc::new(tokio::sync::Notify::new());
+    let late = LateCalls {
         inner: Arc::clone(cache),
         operation: "try_lock",
-        lands: Lands::BeforeTheAnswer,
-        delay: Duration::from_secs(2),
-        landed: Arc::default(),
-    });
-    let timed_out = SessionStore::new(
-        lost_answer,
-        lossy_exclusive(Duration::from_millis(300), Duration::from_millis(900)),
-    )
-    .open(Some(key.as_str()));
-    assert!(timed_out.load().await.is_err());
-    // The lock did land (the store applied it before the answer was lost). It is released in
-    // the background well within the lease: another node gets it within its wait.
+        lands,
+        delay,
+        landed: Arc::clone(&landed),
+    };
+    (Arc::new(late), landed)
+}
+
+/// A seeded session, and a request on it over `late` (exclusive, IO timeout `io`, lock wait
+/// `wait`) whose load fails because its `try_lock` is late; answers the key, the failed request
+/// and the load error.
+async fn failed_lock(
+    cache: &SharedCache,
+    late: SharedCache,
+    io: Duration,
+    wait: Duration,
+) -> (SessionKey, crate::RequestSession, SessionError) {
+    let key = seeded(&store(cache, ConcurrencyMode::Exclusive)).await;
+    let request = SessionStore::new(late, lossy_exclusive(io, wait)).open(Some(key.as_str()));
+    let error = request
+        .load()
+        .await
+        .expect_err("the late try_lock fails the load");
+    (key, request, error)
+}
+
+/// Another node takes the session's lock within `wait` (its IO timeout 2 s), then releases it.
+async fn other_node_gets_the_lock(cache: &SharedCache, key: &SessionKey, wait: Duration) {
     let next = SessionStore::new(
         Arc::clone(cache),
-        lossy_exclusive(Duration::from_secs(2), Duration::from_secs(5)),
+        lossy_exclusive(Duration::from_secs(2), wait),
     )
     .open(Some(key.as_str()));
     next.load().await.unwrap();
     next.finish(false).await.unwrap();
+}
+
+/// Exclusive mode: a `try_lock` that landed in the store but whose answer came too late (IO
+/// timeout) is released, not left to block the session for a whole lease.
+pub async fn exclusive_timed_out_lock_acquisition_is_released(cache: &SharedCache) {
+    let (late, _) = late_lock(cache, Lands::BeforeTheAnswer, Duration::from_secs(2));
+    let (key, timed_out, _) = failed_lock(
+        cache,
+        late,
+        Duration::from_millis(300),
+        Duration::from_millis(900),
+    )
+    .await;
+    // The lock did land (the store applied it before the answer was lost). It is released in
+    // the background well within the lease: another node gets it within its wait.
+    other_node_gets_the_lock(cache, &key, Duration::from_secs(5)).await;
     timed_out.finish(false).await.unwrap();
 }
 
@@ -349,61 +382,33 @@ pub async fn exclusive_timed_out_lock_acquisition_is_released(cache: &SharedCach
 /// *after* the request's first unlock (a frozen store that resumes), is released too: the
 /// unlock is repeated until the lease would have run out.
 pub async fn exclusive_late_landing_lock_is_released(cache: &SharedCache) {
-    let plain = store(cache, ConcurrencyMode::Exclusive);
-    let key = seeded(&plain).await;
-    let landed = Arc::new(tokio::sync::Notify::new());
-    let in_flight: SharedCache = Arc::new(LateCalls {
-        inner: Arc::clone(cache),
-        operation: "try_lock",
-        lands: Lands::AfterTheDelay,
-        delay: Duration::from_secs(3),
-        landed: Arc::clone(&landed),
-    });
     // IO timeout 2 s, lease 6 s: the request gives up at 2 s, its try_lock lands at 3 s.
-    let gave_up = SessionStore::new(
-        in_flight,
-        lossy_exclusive(Duration::from_secs(2), Duration::from_secs(5)),
-    )
-    .open(Some(key.as_str()));
-    assert!(gave_up.load().await.is_err());
+    let (late, landed) = late_lock(cache, Lands::AfterTheDelay, Duration::from_secs(3));
+    let (key, gave_up, _) =
+        failed_lock(cache, late, Duration::from_secs(2), Duration::from_secs(5)).await;
     landed.notified().await;
     // The late lock is in the store now. Another node waits at most 5 s (until about 8 s).
     // Without repeated unlocks the late lock would hold until about 9 s; with them it goes
     // within a tenth of the lease (0.6 s) after landing.
-    let next = SessionStore::new(
-        Arc::clone(cache),
-        lossy_exclusive(Duration::from_secs(2), Duration::from_secs(5)),
-    )
-    .open(Some(key.as_str()));
-    next.load().await.unwrap();
-    next.finish(false).await.unwrap();
+    other_node_gets_the_lock(cache, &key, Duration::from_secs(5)).await;
     gave_up.finish(false).await.unwrap();
 }
 
 /// Exclusive mode: a waiter whose `try_lock` stalls in the store answers within `lock_wait`,
 /// not after the (longer) IO timeout, and the stalled attempt is released once it lands.
 pub async fn exclusive_lock_wait_bounds_a_stalled_attempt(cache: &SharedCache) {
-    let plain = store(cache, ConcurrencyMode::Exclusive);
-    let key = seeded(&plain).await;
-    let landed = Arc::new(tokio::sync::Notify::new());
-    let stalled: SharedCache = Arc::new(LateCalls {
-        inner: Arc::clone(cache),
-        operation: "try_lock",
-        lands: Lands::AfterTheDelay,
-        delay: Duration::from_secs(6),
-        landed: Arc::clone(&landed),
-    });
-    // IO timeout 4 s, lock wait 0.5 s: the answer must come from the lock wait.
-    let waiter = SessionStore::new(
-        stalled,
-        lossy_exclusive(Duration::from_secs(4), Duration::from_millis(500)),
-    )
-    .open(Some(key.as_str()));
+    let (late, landed) = late_lock(cache, Lands::AfterTheDelay, Duration::from_secs(6));
     let started = std::time::Instant::now();
-    assert!(matches!(
-        waiter.load().await,
-        Err(SessionError::LockTimeout(_))
-    ));
+    // IO timeout 4 s, lock wait 0.5 s: the answer must come from the lock wait.
+    let (key, waiter, error) = failed_lock(
+        cache,
+        late,
+        Duration::from_secs(4),
+        Duration::from_millis(500),
+    )
+    .await;
+    assert!(matches!(error, SessionError::LockTimeout(_)), "{error:?}");
+    // `started` includes seeding the session (one write): still far below the 4 s IO timeout.
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "answered after {:?}, beyond the lock wait",
@@ -411,13 +416,7 @@ pub async fn exclusive_lock_wait_bounds_a_stalled_attempt(cache: &SharedCache) {
     );
     waiter.finish(false).await.unwrap();
     landed.notified().await;
-    let next = SessionStore::new(
-        Arc::clone(cache),
-        lossy_exclusive(Duration::from_secs(4), Duration::from_secs(10)),
-    )
-    .open(Some(key.as_str()));
-    next.load().await.unwrap();
-    next.finish(false).await.unwrap();
+    other_node_gets_the_lock(cache, &key, Duration::from_secs(5)).await;
 }
 
 /// A renewal that wrote the new key and then lost the answer to the removal of the old entry
