@@ -174,30 +174,12 @@ async fn scripting_disabled_mode() {
         )
         .await
         .unwrap_err();
-    let source = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<RedisCacheError>());
-    assert!(
-        matches!(
-            source,
-            Some(RedisCacheError::ScriptingDisabled {
-                operation: "set_if"
-            })
-        ),
-        "{err:?}"
-    );
+    assert_scripting_disabled(&err, "set_if");
     let err = cache
         .remove_if_equals("k", &Bytes::from_static(b"v2"))
         .await
         .unwrap_err();
-    let source = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<RedisCacheError>());
-    assert!(
-        matches!(
-            source,
-            Some(RedisCacheError::ScriptingDisabled {
-                operation: "remove_if_equals"
-            })
-        ),
-        "{err:?}"
-    );
+    assert_scripting_disabled(&err, "remove_if_equals");
     assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v2"[..]));
     let token = LockToken::generate();
     assert!(
@@ -253,5 +235,15 @@ async fn sessions_work_with_scripting_disabled_in_last_write_wins_mode() {
         stored().await.unwrap(),
         Some(2),
         "nothing written by the refused commit"
+    );
+}
+
+/// `err` is the typed "scripting disabled" refusal of `operation`.
+#[track_caller]
+fn assert_scripting_disabled(err: &CacheError, operation: &str) {
+    let source = std::error::Error::source(err).and_then(|s| s.downcast_ref::<RedisCacheError>());
+    assert!(
+        matches!(source, Some(RedisCacheError::ScriptingDisabled { operation: op }) if *op == operation),
+        "{err:?}"
     );
 }
