@@ -41,13 +41,17 @@ fn unavailable(what: &str) {
         !redis_required(),
         "{REQUIRE_REDIS_ENV}=1 but {what}: install redis-server (and redis-cli) or set {REDIS_URL_ENV}"
     );
-    eprintln!(
+    let banner = format!(
         "\n==================================================================\n\
          ==  REDIS NOT AVAILABLE: {what}\n\
          ==  Redis tests are SKIPPED. Install redis-server or set {REDIS_URL_ENV};\n\
          ==  set {REQUIRE_REDIS_ENV}=1 to make this a failure.\n\
          ==================================================================\n"
     );
+    // Written to the process's stderr directly, not with `eprintln!`: the test harness
+    // captures `eprintln!` of a passing test, and a skip must never pass unseen.
+    use std::io::Write as _;
+    let _ = std::io::stderr().lock().write_all(banner.as_bytes());
 }
 
 fn binary_exists(name: &str) -> bool {
