@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `ADDR` | `127.0.0.1:8080` | listen address |
 //! | `IDLE_TIMEOUT_SECS` | `1200` | session idle timeout |
-//! | `IO_TIMEOUT_SECS` | `60` | limit on every store call; decimals allowed (`0.5`) |
+//! | `IO_TIMEOUT_SECS` | `10` | limit on every store call; decimals allowed (`0.5`); exclusive mode needs it ≤ `LOCK_LEASE_SECS` / 3 |
 //! | `LOCK_WAIT_SECS` | `10` | how long a request waits for the session lock (exclusive) or its commit turn (optimistic); decimals allowed |
 //! | `LOCK_LEASE_SECS` | `30` | exclusive mode: lease of the store lock; decimals allowed |
 //! | `RUST_LOG` | `info` | `tracing-subscriber` filter, e.g. `info,session_core=debug,session_actix=debug` |
