@@ -4,12 +4,13 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `ADDR` | `127.0.0.1:8080` | listen address |
-//! | `IDLE_TIMEOUT_SECS` | `1200` | session idle timeout |
+//! | `IDLE_TIMEOUT_SECS` | `1200` | session idle timeout; decimals allowed; durations are at most a year |
 //! | `IO_TIMEOUT_SECS` | `10` | limit on every store call; decimals allowed (`0.5`); exclusive mode needs it ≤ `LOCK_LEASE_SECS` / 3 |
 //! | `LOCK_WAIT_SECS` | `10` | how long a request waits for the session lock (exclusive) or its commit turn (optimistic); decimals allowed |
 //! | `LOCK_LEASE_SECS` | `30` | exclusive mode: lease of the store lock; decimals allowed |
 //! | `RUST_LOG` | `info` | `tracing-subscriber` filter, e.g. `info,session_core=debug,session_actix=debug` |
-//! | `SESSION_COOKIE_KEY` | generated (with a warning) | standard base64 of 64 random bytes, e.g. `head -c 64 /dev/urandom \| base64 -w0` |
+//! | `SESSION_COOKIE_KEY` | generated (with a warning) | standard base64 (line breaks allowed) of 64 or more random bytes, e.g. `head -c 64 /dev/urandom \| base64` |
+//! | `COOKIE_NAME` | `session` | the session cookie's name (give each app on one host its own) |
 //! | `SESSION_LOCKING` | `optimistic` | `optimistic`, `exclusive` or `last-write-wins` ([`ConcurrencyMode`]) |
 
 pub mod routes;
@@ -43,6 +44,8 @@ pub struct Settings {
     pub lock_wait: Option<Duration>,
     /// Exclusive mode's lock lease; `None` for the library's default.
     pub lock_lease: Option<Duration>,
+    /// The session cookie's name; `None` for the library's default (`session`).
+    pub cookie_name: Option<String>,
 }
 
 impl Settings {
@@ -52,13 +55,7 @@ impl Settings {
     /// A variable that is set but does not parse.
     pub fn from_env() -> Result<Self, BoxError> {
         let addr = var("ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-        let idle_timeout = match var("IDLE_TIMEOUT_SECS") {
-            Some(secs) => Duration::from_secs(
-                secs.parse()
-                    .map_err(|e| format!("IDLE_TIMEOUT_SECS={secs:?}: {e}"))?,
-            ),
-            None => Duration::from_secs(1200),
-        };
+        let idle_timeout = seconds("IDLE_TIMEOUT_SECS")?.unwrap_or(Duration::from_secs(1200));
         let key = var("SESSION_COOKIE_KEY")
             .map(|b64| parse_key(&b64))
             .transpose()?;
@@ -76,6 +73,7 @@ impl Settings {
             io_timeout: seconds("IO_TIMEOUT_SECS")?,
             lock_wait: seconds("LOCK_WAIT_SECS")?,
             lock_lease: seconds("LOCK_LEASE_SECS")?,
+            cookie_name: var("COOKIE_NAME"),
         })
     }
 
@@ -98,10 +96,18 @@ impl Settings {
             options = options.lock_lease(lease);
         }
         let options = options.build()?;
-        Ok(SessionMiddleware::builder(cache, self.key.clone())
+        let mut builder = SessionMiddleware::builder(cache, self.key.clone())
             .cookie_secure(CookieSecurePolicy::SameAsRequest)
-            .session_options(options)
-            .build()?)
+            .session_options(options);
+        if let Some(name) = &self.cookie_name {
+            builder = builder.cookie_name(name.clone());
+        }
+        builder.build().map_err(|e| {
+            let cause = std::error::Error::source(&e)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            format!("session settings (COOKIE_NAME, *_SECS, SESSION_LOCKING): {e}{cause}").into()
+        })
     }
 }
 
@@ -121,8 +127,12 @@ fn seconds(name: &str) -> Result<Option<Duration>, BoxError> {
         .parse()
         .map_err(|e| format!("{name}={text:?}: {e}"))?;
     match Duration::try_from_secs_f64(secs) {
-        Ok(duration) if !duration.is_zero() => Ok(Some(duration)),
-        _ => Err(format!("{name}={text:?}: expected a positive number of seconds").into()),
+        Ok(duration) if !duration.is_zero() && duration <= MAX_SETTING => Ok(Some(duration)),
+        _ => Err(format!(
+            "{name}={text:?}: expected a positive number of seconds, at most {} (a year)",
+            MAX_SETTING.as_secs()
+        )
+        .into()),
     }
 }
 
@@ -132,14 +142,20 @@ pub fn env_or(name: &str, default: &str) -> String {
     var(name).unwrap_or_else(|| default.to_owned())
 }
 
-/// `SESSION_COOKIE_KEY`: standard base64 of exactly 64 bytes.
+/// The largest duration setting accepted: a year. Larger values would overflow the stores'
+/// expiry arithmetic (and are certainly typos).
+const MAX_SETTING: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// `SESSION_COOKIE_KEY`: standard base64 (line breaks allowed, as `base64` prints it) of at
+/// least 64 bytes.
 fn parse_key(b64: &str) -> Result<Key, BoxError> {
+    let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let bytes = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
+        .decode(compact)
         .map_err(|e| format!("SESSION_COOKIE_KEY is not standard base64: {e}"))?;
-    if bytes.len() != 64 {
+    if bytes.len() < 64 {
         return Err(format!(
-            "SESSION_COOKIE_KEY must decode to 64 bytes, not {}",
+            "SESSION_COOKIE_KEY must decode to at least 64 bytes, not {}",
             bytes.len()
         )
         .into());
