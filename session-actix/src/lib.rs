@@ -7,9 +7,11 @@
 //!   middleware, built with [`SessionMiddleware::builder`] (defaults are listed in
 //!   [`SessionMiddlewareBuilder`]).
 //! * [`Session`]: the handler argument (or [`SessionExt::get_session`] on a request). It
-//!   dereferences to [`session_core::Session`]: `get`/`set`/`remove`/`clear`, `get_i32`,
-//!   `set_string`, ..., `update_i32` (read-modify-write that merges), `commit`, `renew` (at
-//!   login), `purge` (at logout). Ending the session is the middleware's alone.
+//!   dereferences to [`session_core::Session`]: typed values `get::<T>` / `insert` / `update`
+//!   (any serde type as JSON; feature `serde`, on by default), `remove`, `clear`, `keys`,
+//!   `commit`, `renew` (at login), `purge` (at logout); ASP.NET Core's encodings
+//!   `get_string`/`set_string`/`get_i32`/`set_i32`/`update_i32`; raw `get_bytes`/`insert_bytes`.
+//!   Ending the session is the middleware's alone.
 //! * [`SessionHttpError`]: lets handlers use `?` on session calls; answered opaquely with the
 //!   cause logged: 409 for a conflict with a concurrent request of the same session, 503 for a
 //!   busy session (exclusive mode), 500 otherwise.
@@ -32,7 +34,7 @@
 //!
 //! async fn counter(session: Session) -> Result<HttpResponse, SessionHttpError> {
 //!     // A read-modify-write that merges with concurrent requests instead of losing them.
-//!     let n = session.update_i32("counter", |n| n.unwrap_or(0) + 1).await?;
+//!     let n = session.update("counter", |n: Option<u32>| n.unwrap_or(0) + 1).await?;
 //!     Ok(HttpResponse::Ok().body(n.to_string()))
 //! }
 //!

@@ -171,7 +171,7 @@ async fn diag(
     session: Session,
     cache: web::Data<SharedCache>,
 ) -> Result<HttpResponse, SessionHttpError> {
-    if session.get("color").await?.is_none() {
+    if session.get_string("color").await?.is_none() {
         session.set_string("color", "blue").await?;
     }
     let color = session.get_string("color").await?;

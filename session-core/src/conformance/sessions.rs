@@ -236,7 +236,7 @@ pub async fn oversized_session_writes_nothing(cache: &SharedCache) {
     let key = seeded(&store).await;
     let before = cache.get(key.as_str()).await.unwrap();
     let session = store.open(Some(key.as_str()));
-    session.set("big", vec![0u8; 2048]).await.unwrap();
+    session.insert_bytes("big", vec![0u8; 2048]).await.unwrap();
     assert!(matches!(
         session.finish(false).await,
         Err(SessionError::PayloadTooLarge { max: 1024, .. })

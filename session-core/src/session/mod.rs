@@ -33,7 +33,8 @@ use store::StoreShared;
 ///   compare-and-set against what the request loaded; if another request committed meanwhile,
 ///   this request's changes are replayed on the new value only when nothing it read has
 ///   changed, else the commit fails with a typed conflict ([`SessionError::is_conflict`]).
-///   [`update`](Self::update) merges read-modify-writes instead of failing.
+///   [`update`](Self::update) (and `update_i32`, `update_string`, `update_bytes`) merges
+///   read-modify-writes instead of failing.
 /// * **End of request** ([`RequestSession::finish`], called by the web integration): modified →
 ///   written with the idle timeout as sliding expiration; loaded but unmodified → the load already
 ///   slid the expiry (refreshed again if the request outlived [`REFRESH_SKIP_WINDOW`]); never touched → nothing.
@@ -199,20 +200,21 @@ impl Session {
         self.with_loaded(|s| Ok(s.read_keys())).await
     }
 
-    /// The value under `key`.
+    /// The raw bytes under `key` (for typed values use `get`, `get_string` or `get_i32`).
     ///
     /// # Errors
     /// As [`load`](Self::load).
-    pub async fn get(&self, key: &str) -> Result<Option<Bytes>, SessionError> {
+    pub async fn get_bytes(&self, key: &str) -> Result<Option<Bytes>, SessionError> {
         self.with_loaded(|s| Ok(s.read(key))).await
     }
 
-    /// Sets `key` to `value` and marks the session modified.
+    /// Sets `key` to the raw bytes `value` and marks the session modified (for typed values use
+    /// `insert`, `set_string` or `set_i32`).
     ///
     /// # Errors
     /// As [`load`](Self::load); [`SessionError::Encode`] for a key over 65,535 bytes;
     /// [`SessionError::Finished`] after the end of the request.
-    pub async fn set(
+    pub async fn insert_bytes(
         &self,
         key: impl Into<String>,
         value: impl Into<Bytes>,
@@ -224,7 +226,7 @@ impl Session {
     /// Removes `key`, returning its value; marks the session modified only if it existed.
     ///
     /// # Errors
-    /// As [`set`](Self::set).
+    /// As [`insert_bytes`](Self::insert_bytes).
     pub async fn remove(&self, key: &str) -> Result<Option<Bytes>, SessionError> {
         self.with_writable(|s| Ok(s.remove(key))).await
     }
@@ -232,7 +234,7 @@ impl Session {
     /// Removes every entry (the session and its key live on); marks it modified if it was not empty.
     ///
     /// # Errors
-    /// As [`set`](Self::set).
+    /// As [`insert_bytes`](Self::insert_bytes).
     pub async fn clear(&self) -> Result<(), SessionError> {
         self.with_writable(|s| {
             s.clear();
@@ -246,7 +248,7 @@ impl Session {
     /// fixation (which ASP.NET Core does not).
     ///
     /// # Errors
-    /// As [`set`](Self::set).
+    /// As [`insert_bytes`](Self::insert_bytes).
     pub async fn renew(&self) -> Result<(), SessionError> {
         self.with_writable(|s| {
             s.renew();
@@ -266,7 +268,7 @@ impl Session {
     /// tries to commit fails with [`SessionError::SessionEnded`].
     ///
     /// # Errors
-    /// As [`set`](Self::set).
+    /// As [`insert_bytes`](Self::insert_bytes).
     pub async fn purge(&self) -> Result<(), SessionError> {
         self.with_writable(|s| {
             s.purge();
@@ -282,15 +284,15 @@ impl Session {
     /// function of its argument, since it may run more than once.
     ///
     /// Commits (one store round trip) every change this request made so far, like
-    /// [`commit`](Self::commit). Typed forms: [`update_i32`](Self::update_i32),
-    /// [`update_string`](Self::update_string) and `update_json` (feature `serde`).
+    /// [`commit`](Self::commit). Typed forms: `update` (any serde type as JSON, feature
+    /// `serde`), [`update_i32`](Self::update_i32) and [`update_string`](Self::update_string).
     ///
     /// ```
     /// # use bytes::Bytes;
     /// # use session_core::{Session, SessionError};
     /// async fn append_visit(session: &Session) -> Result<Bytes, SessionError> {
     ///     session
-    ///         .update("trail", |current: Option<&Bytes>| {
+    ///         .update_bytes("trail", |current: Option<&Bytes>| {
     ///             let mut trail = current.map(|b| b.to_vec()).unwrap_or_default();
     ///             trail.push(b'.');
     ///             Ok(Bytes::from(trail))
@@ -301,7 +303,7 @@ impl Session {
     ///
     /// # Errors
     /// As [`commit`](Self::commit), and any error `f` returns.
-    pub async fn update<F>(&self, key: impl Into<String>, f: F) -> Result<Bytes, SessionError>
+    pub async fn update_bytes<F>(&self, key: impl Into<String>, f: F) -> Result<Bytes, SessionError>
     where
         F: Fn(Option<&Bytes>) -> Result<Bytes, SessionError> + Send + Sync + 'static,
     {
