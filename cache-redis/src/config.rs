@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::error::RedisConfigError;
+use crate::tls::TlsOptions;
 
 /// Whether the cache may use Lua scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,6 +49,10 @@ pub struct RedisCacheOptions {
     pub idle_check_after: Duration,
     /// Whether Lua scripts may be used. Default: [`ScriptMode::Enabled`].
     pub script_mode: ScriptMode,
+    /// TLS settings for `rediss://` / `ssl=true` connections (feature `tls`): certificate and
+    /// host-name verification against the public roots by default. Setting any of them for a
+    /// connection without TLS is a [`RedisConfigError::TlsOptionsWithoutTls`].
+    pub tls: TlsOptions,
 }
 
 impl RedisCacheOptions {
@@ -91,6 +96,7 @@ impl Default for RedisCacheOptions {
             response_timeout: None,
             idle_check_after: Self::DEFAULT_IDLE_CHECK_AFTER,
             script_mode: ScriptMode::Enabled,
+            tls: TlsOptions::default(),
         }
     }
 }

@@ -125,11 +125,15 @@ mod error;
 mod layout;
 mod pool;
 mod scripts;
+mod tls;
 
 pub use builder::RedisCacheBuilder;
 pub use cache::RedisCache;
 pub use config::{RedisCacheOptions, RedisSource, ScriptMode, StackExchangeConfig};
 pub use error::{RedisCacheError, RedisConfigError};
+#[cfg(feature = "tls")]
+pub use tls::install_crypto_provider;
+pub use tls::{ClientCertificate, TlsOptions};
 
 pub use deadpool_redis;
 pub use redis;

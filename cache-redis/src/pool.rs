@@ -101,13 +101,6 @@ fn build_pool<M: managed::Manager>(
         .map_err(RedisConfigError::Pool)
 }
 
-fn check_tls(url: &str) -> Result<(), RedisConfigError> {
-    if url.starts_with("rediss://") && !cfg!(feature = "tls") {
-        return Err(RedisConfigError::TlsNotEnabled);
-    }
-    Ok(())
-}
-
 /// Where connections come from.
 pub(crate) enum Backend {
     Standalone(Pool<StandaloneManager>),
@@ -124,8 +117,7 @@ impl Backend {
         url: &str,
         options: &RedisCacheOptions,
     ) -> Result<Self, RedisConfigError> {
-        check_tls(url)?;
-        let client = redis::Client::open(url).map_err(RedisConfigError::InvalidUrl)?;
+        let client = crate::tls::client(url, &options.tls)?;
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(options.connect_timeout))
             .set_response_timeout(options.response_timeout);
@@ -143,11 +135,28 @@ impl Backend {
         urls: &[String],
         options: &RedisCacheOptions,
     ) -> Result<Self, RedisConfigError> {
+        let mut uses_tls = false;
         for url in urls {
-            check_tls(url)?;
+            // Checks each URL (and the TLS options against it) the way a standalone client would.
+            let client = crate::tls::client(url, &options.tls)?;
+            uses_tls |= matches!(
+                client.get_connection_info().addr(),
+                redis::ConnectionAddr::TcpTls { .. }
+            );
         }
         let mut builder = redis::cluster::ClusterClient::builder(urls.iter().map(String::as_str))
             .connection_timeout(options.connect_timeout);
+        #[cfg(feature = "tls")]
+        if uses_tls {
+            if options.tls.danger_accept_invalid_certificates {
+                builder = builder.tls(redis::TlsMode::Insecure);
+            }
+            if let Some(certificates) = crate::tls::certificates(&options.tls)? {
+                builder = builder.certs(certificates);
+            }
+        }
+        #[cfg(not(feature = "tls"))]
+        let _ = uses_tls;
         if let Some(t) = options.response_timeout {
             builder = builder.response_timeout(t);
         }
