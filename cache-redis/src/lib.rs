@@ -112,7 +112,13 @@
 //! ours expired.
 //!
 //! ## Features
-//! * `tls`: `rediss://` URLs and `ssl=true` (rustls, webpki roots).
+//! * `tls`: `rediss://` URLs and `ssl=true`, with rustls and its `ring` crypto provider, which
+//!   building a TLS cache installs as the process default (`install_crypto_provider`) unless
+//!   the application installed a provider first. The server certificate and host name are
+//!   verified against the webpki roots, or only against a private CA
+//!   ([`RedisCacheBuilder::tls_ca_file`]); a client certificate is presented with
+//!   [`RedisCacheBuilder::tls_client_certificate`]; see [`TlsOptions`]. Handshake failures are
+//!   [`RedisCacheError::TlsCertificate`] / [`RedisCacheError::TlsClientCertificate`].
 //! * `cluster`: Redis Cluster. Every operation touches a single slot (one key, or an entry and
 //!   its same-slot lock key).
 #![forbid(unsafe_code)]
