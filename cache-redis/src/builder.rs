@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::cache::RedisCache;
 use crate::config::{RedisCacheOptions, RedisSource, ScriptMode, StackExchangeConfig};
 use crate::error::RedisConfigError;
-use crate::pool::Backend;
+use crate::pool::{Backend, ConnectTo};
 use crate::tls::{ClientCertificate, TlsOptions};
 
 /// Builds a [`RedisCache`]; start with [`RedisCache::builder`].
@@ -160,13 +160,24 @@ impl RedisCacheBuilder {
         } = self;
         options.validate()?;
         let backend = match source.ok_or(RedisConfigError::MissingConnection)? {
-            RedisSource::Url(url) => Backend::standalone(&url, &options)?,
+            RedisSource::Url(url) => Backend::standalone(&url, &options, None)?,
             RedisSource::Configuration(text) => {
                 let config = StackExchangeConfig::parse(&text)?;
                 options.connect_timeout = config.connect_timeout.unwrap_or(options.connect_timeout);
-                match config.to_urls().as_slice() {
-                    [url] => Backend::standalone(url, &options)?,
-                    urls => return Err(RedisConfigError::MultipleEndpoints(urls.len())),
+                let [(host, port)] = config.endpoints.as_slice() else {
+                    return Err(RedisConfigError::MultipleEndpoints(config.endpoints.len()));
+                };
+                match &config.ssl_host {
+                    None => Backend::standalone(&config.url_for(host, *port), &options, None)?,
+                    Some(_) if !config.ssl => return Err(RedisConfigError::TlsOptionsWithoutTls),
+                    Some(name) => Backend::standalone(
+                        &config.url_for(name, *port),
+                        &options,
+                        Some(ConnectTo {
+                            name: name.clone(),
+                            host: host.clone(),
+                        }),
+                    )?,
                 }
             }
             RedisSource::Pool(pool) => Backend::External(pool),
@@ -175,6 +186,9 @@ impl RedisCacheBuilder {
             #[cfg(feature = "cluster")]
             RedisSource::ClusterConfiguration(text) => {
                 let config = StackExchangeConfig::parse(&text)?;
+                if config.ssl_host.is_some() {
+                    return Err(RedisConfigError::SslHostWithCluster);
+                }
                 options.connect_timeout = config.connect_timeout.unwrap_or(options.connect_timeout);
                 Backend::cluster(&config.to_urls(), &options)?
             }

@@ -33,10 +33,15 @@ pub enum RedisConfigError {
         "the configuration names {0} endpoints; a standalone cache takes one (use the `cluster` feature for a cluster)"
     )]
     MultipleEndpoints(usize),
+    /// `sslHost=` in a cluster configuration (nodes are discovered by address, each with its own
+    /// certificate name).
+    #[error("`sslHost` is supported for a standalone server only, not for a cluster")]
+    SslHostWithCluster,
     /// `rediss://` or `ssl=true` without the `tls` feature.
     #[error("TLS was requested but cache-redis was built without its `tls` feature")]
     TlsNotEnabled,
-    /// TLS options (CA, client certificate, insecure opt-out) for a connection without TLS.
+    /// TLS options (CA, client certificate, insecure opt-out, `sslHost=`) for a connection
+    /// without TLS.
     #[error(
         "TLS options were set but the connection does not use TLS (use a `rediss://` URL or `ssl=true`)"
     )]

@@ -25,7 +25,7 @@
 //! ## Connecting
 //! * a redis-rs URL (`redis://[user[:password]@]host:port/db`; `rediss://` with feature `tls`),
 //! * a StackExchange.Redis configuration string (`host:port[,password=...][,user=...]
-//!   [,ssl=true][,defaultDatabase=N][,connectTimeout=ms]`; other StackExchange keywords that only
+//!   [,ssl=true][,sslHost=name][,defaultDatabase=N][,connectTimeout=ms]`; other StackExchange keywords that only
 //!   tune that client are accepted and ignored, unknown ones are a typed error),
 //! * an existing `deadpool_redis::Pool`, or
 //! * with feature `cluster`, Redis Cluster seeds (URLs, configuration string, or a

@@ -101,6 +101,33 @@ fn build_pool<M: managed::Manager>(
         .map_err(RedisConfigError::Pool)
 }
 
+/// Resolves `name` as if it were `host` (StackExchange's `sslHost=`): the URL carries `name`, so
+/// TLS verifies the server's certificate for it (and sends it as SNI), while the socket goes to
+/// the configured endpoint `host`. redis-rs takes the verified name from the URL's host, and
+/// offers no other way to tell them apart.
+pub(crate) struct ConnectTo {
+    pub(crate) name: String,
+    pub(crate) host: String,
+}
+
+impl redis::io::AsyncDNSResolver for ConnectTo {
+    fn resolve<'a, 'b: 'a>(
+        &'a self,
+        host: &'b str,
+        port: u16,
+    ) -> RedisFuture<'a, Box<dyn Iterator<Item = std::net::SocketAddr> + Send + 'a>> {
+        let target = if host.eq_ignore_ascii_case(&self.name) {
+            self.host.as_str()
+        } else {
+            host
+        };
+        Box::pin(async move {
+            let addresses = tokio::net::lookup_host((target, port)).await?;
+            Ok(Box::new(addresses) as Box<dyn Iterator<Item = _> + Send>)
+        })
+    }
+}
+
 /// Where connections come from.
 pub(crate) enum Backend {
     Standalone(Pool<StandaloneManager>),
@@ -116,11 +143,15 @@ impl Backend {
     pub(crate) fn standalone(
         url: &str,
         options: &RedisCacheOptions,
+        connect_to: Option<ConnectTo>,
     ) -> Result<Self, RedisConfigError> {
         let client = crate::tls::client(url, &options.tls)?;
-        let config = redis::AsyncConnectionConfig::new()
+        let mut config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(options.connect_timeout))
             .set_response_timeout(options.response_timeout);
+        if let Some(connect_to) = connect_to {
+            config = config.set_dns_resolver(connect_to);
+        }
         let manager = StandaloneManager {
             client,
             config,

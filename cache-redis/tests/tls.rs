@@ -211,6 +211,48 @@ async fn wrong_host_name_is_refused() {
 }
 
 #[tokio::test]
+async fn ssl_host_verifies_another_name_than_the_endpoint() {
+    let Some((server, pki)) = tls_server_for(&["redis.test"], false).await else {
+        return;
+    };
+    // `redis.test` does not resolve: the connection goes to the endpoint, the certificate is
+    // checked for the sslHost name.
+    let cache = RedisCache::builder()
+        .configuration(format!(
+            "127.0.0.1:{},ssl=true,sslHost=redis.test",
+            server.port()
+        ))
+        .tls_ca_file(pki.path("ca.pem"))
+        .build()
+        .unwrap();
+    cache.ping().await.unwrap();
+
+    let without = RedisCache::builder()
+        .configuration(format!("127.0.0.1:{},ssl=true", server.port()))
+        .tls_ca_file(pki.path("ca.pem"))
+        .build()
+        .unwrap();
+    let error = without.ping().await.unwrap_err();
+    assert!(
+        chain(&error).contains("certificate verification failed"),
+        "{}",
+        chain(&error)
+    );
+}
+
+#[test]
+fn ssl_host_needs_ssl() {
+    let error = RedisCache::builder()
+        .configuration("127.0.0.1:6380,sslHost=redis.test")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(error, RedisConfigError::TlsOptionsWithoutTls),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn danger_accept_invalid_certificates_skips_verification() {
     let Some((server, _pki)) = tls_server(false).await else {
         return;
