@@ -153,7 +153,17 @@ impl RedisCache {
                 Some(CertificateFailure::Client) => {
                     CacheError::backend(operation, RedisCacheError::TlsClientCertificate(e))
                 }
-                None => CacheError::backend(operation, RedisCacheError::Pool(e)),
+                None => match (&e, self.backend.user()) {
+                    (PoolError::Backend(redis_error), Some(user))
+                        if redis_error.kind() == redis::ErrorKind::AuthenticationFailed =>
+                    {
+                        CacheError::backend(
+                            operation,
+                            RedisCacheError::Authentication { user, source: e },
+                        )
+                    }
+                    _ => CacheError::backend(operation, RedisCacheError::Pool(e)),
+                },
             },
         }
     }

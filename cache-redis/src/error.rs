@@ -97,6 +97,17 @@ pub enum RedisCacheError {
         "TLS client certificate refused by the Redis server: it requires one (set a client certificate) or does not trust the one given"
     )]
     TlsClientCertificate(#[source] deadpool::managed::PoolError<redis::RedisError>),
+    /// The server refused the credentials. Names the user, never the password.
+    #[error(
+        "Redis authentication failed for user `{user}`: wrong password, or the user is unknown or disabled"
+    )]
+    Authentication {
+        /// The user connected as (`default` when none was configured).
+        user: String,
+        /// The driver's error.
+        #[source]
+        source: deadpool::managed::PoolError<redis::RedisError>,
+    },
     /// No connection could be taken from the pool.
     #[error("no connection available from the pool")]
     Pool(#[source] deadpool::managed::PoolError<redis::RedisError>),

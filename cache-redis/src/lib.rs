@@ -27,6 +27,10 @@
 //! * a StackExchange.Redis configuration string (`host:port[,password=...][,user=...]
 //!   [,ssl=true][,sslHost=name][,defaultDatabase=N][,connectTimeout=ms]`; other StackExchange keywords that only
 //!   tune that client are accepted and ignored, unknown ones are a typed error),
+//! * ACL users: `user=alice,password=...` or `redis://alice:...@host` authenticate as `alice`; a
+//!   user without a password (`user=bob`, `redis://bob@host`) authenticates as that user with an
+//!   empty password (accepted by a `nopass` user), never silently as `default`. Refused
+//!   credentials are [`RedisCacheError::Authentication`], naming the user but not the password,
 //! * an existing `deadpool_redis::Pool`, or
 //! * with feature `cluster`, Redis Cluster seeds (URLs, configuration string, or a
 //!   `deadpool_redis::cluster::Pool`).

@@ -13,6 +13,8 @@
 use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, Pool, PoolError, RecycleResult};
+#[cfg(feature = "cluster")]
+use redis::IntoConnectionInfo;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 
@@ -67,6 +69,8 @@ impl managed::Manager for StandaloneManager {
 #[cfg(feature = "cluster")]
 pub(crate) struct ClusterManager {
     client: redis::cluster::ClusterClient,
+    /// The user connections authenticate as, for error messages.
+    user: String,
     idle_check_after: Duration,
 }
 
@@ -177,6 +181,23 @@ impl Backend {
         }
         let mut builder = redis::cluster::ClusterClient::builder(urls.iter().map(String::as_str))
             .connection_timeout(options.connect_timeout);
+        // A user without a password authenticates as that user (see `with_user_password`).
+        let mut user_name = "default".to_owned();
+        if let Some(first) = urls.first() {
+            let info = crate::tls::with_user_password(
+                first
+                    .as_str()
+                    .into_connection_info()
+                    .map_err(RedisConfigError::InvalidUrl)?,
+            );
+            if let (Some(user), Some(password)) = (
+                info.redis_settings().username(),
+                info.redis_settings().password(),
+            ) {
+                builder = builder.username(user).password(password);
+                user.clone_into(&mut user_name);
+            }
+        }
         #[cfg(feature = "tls")]
         if uses_tls {
             if options.tls.danger_accept_invalid_certificates {
@@ -194,6 +215,7 @@ impl Backend {
         let client = builder.build().map_err(RedisConfigError::InvalidUrl)?;
         let manager = ClusterManager {
             client,
+            user: user_name,
             idle_check_after: options.idle_check_after,
         };
         Ok(Self::Cluster(build_pool(manager, options)?))
@@ -251,6 +273,25 @@ impl Backend {
             Self::ExternalCluster(p) => p.status(),
         };
         (s.size, s.available)
+    }
+
+    /// The user our own pools authenticate as (`default` without a user name); `None` for a
+    /// pool supplied by the application, whose settings are its own.
+    pub(crate) fn user(&self) -> Option<String> {
+        let user = |info: &redis::ConnectionInfo| {
+            info.redis_settings()
+                .username()
+                .unwrap_or("default")
+                .to_owned()
+        };
+        match self {
+            Self::Standalone(p) => Some(user(p.manager().client.get_connection_info())),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(p) => Some(p.manager().user.clone()),
+            Self::External(_) => None,
+            #[cfg(feature = "cluster")]
+            Self::ExternalCluster(_) => None,
+        }
     }
 
     /// A short name of the backend kind.

@@ -1,5 +1,6 @@
 //! TLS: [`TlsOptions`] (private CA, client certificate, the insecure opt-out), the explicit rustls
-//! crypto provider, and the redis-rs client built from a URL plus those options.
+//! crypto provider, and the redis-rs client built from a URL plus those options (and the ACL
+//! user fix-up every client gets, see `with_user_password`).
 
 use std::path::PathBuf;
 
@@ -73,11 +74,26 @@ fn read(what: &'static str, path: &std::path::Path) -> Result<Vec<u8>, RedisConf
     })
 }
 
+/// A user name without a password (`redis://alice@host`, `user=alice`) authenticates as that
+/// user with an empty password (`AUTH alice ""`, which a `nopass` user accepts). redis-rs sends
+/// `AUTH` only when there is a password, so without this the connection would silently run as
+/// the `default` user, with the wrong permissions.
+pub(crate) fn with_user_password(info: redis::ConnectionInfo) -> redis::ConnectionInfo {
+    let settings = info.redis_settings();
+    if settings.username().is_some() && settings.password().is_none() {
+        let settings = settings.clone().set_password("");
+        info.set_redis_settings(settings)
+    } else {
+        info
+    }
+}
+
 /// The redis-rs client for `url`: plain, or TLS with `tls` applied.
 pub(crate) fn client(url: &str, tls: &TlsOptions) -> Result<redis::Client, RedisConfigError> {
-    let info = url
-        .into_connection_info()
-        .map_err(RedisConfigError::InvalidUrl)?;
+    let info = with_user_password(
+        url.into_connection_info()
+            .map_err(RedisConfigError::InvalidUrl)?,
+    );
     if !matches!(info.addr(), ConnectionAddr::TcpTls { .. }) {
         // Refused rather than ignored: whoever set a CA or a client certificate expects TLS, and
         // silently talking plain text instead would be worse than failing.
