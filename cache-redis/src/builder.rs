@@ -180,7 +180,13 @@ impl RedisCacheBuilder {
                     )?,
                 }
             }
-            RedisSource::Pool(pool) => Backend::External(pool),
+            RedisSource::Pool(pool) => {
+                // Its URL is not visible here: it may be `rediss://`, and its first TLS
+                // connection needs a crypto provider like ours do.
+                #[cfg(feature = "tls")]
+                crate::tls::install_crypto_provider();
+                Backend::External(pool)
+            }
             #[cfg(feature = "cluster")]
             RedisSource::ClusterUrls(urls) => Backend::cluster(&urls, &options)?,
             #[cfg(feature = "cluster")]
@@ -193,7 +199,11 @@ impl RedisCacheBuilder {
                 Backend::cluster(&config.to_urls(), &options)?
             }
             #[cfg(feature = "cluster")]
-            RedisSource::ClusterPool(pool) => Backend::ExternalCluster(pool),
+            RedisSource::ClusterPool(pool) => {
+                #[cfg(feature = "tls")]
+                crate::tls::install_crypto_provider();
+                Backend::ExternalCluster(pool)
+            }
         };
         Ok(RedisCache::from_parts(backend, options))
     }

@@ -58,7 +58,16 @@ impl TlsOptions {
 /// redis-rs builds its rustls configuration with `ClientConfig::builder()`, which takes the
 /// process-level default provider and panics ("Could not automatically determine the
 /// process-level CryptoProvider") when none was installed, so a provider must be installed before
-/// the first TLS connection. Called when a TLS cache is built; an application may call it earlier.
+/// the first TLS connection. Called when a TLS cache (or any cache on an application-supplied
+/// deadpool-redis pool) is built; an application that makes its own redis-rs TLS connections
+/// outside a cache should call it first:
+///
+/// ```
+/// cache_redis::install_crypto_provider();
+/// let client = cache_redis::redis::Client::open("rediss://redis.internal:6380")?;
+/// # let _ = client;
+/// # Ok::<(), cache_redis::redis::RedisError>(())
+/// ```
 #[cfg(feature = "tls")]
 pub fn install_crypto_provider() {
     // An `Err` means a provider is installed already: exactly what is needed.
