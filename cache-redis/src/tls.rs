@@ -11,7 +11,9 @@ use crate::error::RedisConfigError;
 /// TLS settings for `rediss://` URLs and `ssl=true` configuration strings (feature `tls`).
 ///
 /// By default the server's certificate must chain to one of the public webpki roots and name the
-/// host connected to. Set them through the builder:
+/// host connected to. Not applied to an application-supplied deadpool-redis pool
+/// ([`RedisSource::Pool`](crate::RedisSource::Pool)), which carries its own TLS settings. Set
+/// them through the builder:
 ///
 /// ```no_run
 /// use cache_redis::RedisCache;
