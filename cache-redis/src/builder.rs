@@ -1,12 +1,14 @@
 //! [`RedisCacheBuilder`]: assembles a [`RedisCache`] from a [`RedisSource`] and
 //! [`RedisCacheOptions`].
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cache::RedisCache;
 use crate::config::{RedisCacheOptions, RedisSource, ScriptMode, StackExchangeConfig};
 use crate::error::RedisConfigError;
-use crate::pool::Backend;
+use crate::pool::{Backend, ConnectTo};
+use crate::tls::{ClientCertificate, TlsOptions};
 
 /// Builds a [`RedisCache`]; start with [`RedisCache::builder`].
 ///
@@ -110,11 +112,47 @@ impl RedisCacheBuilder {
         self
     }
 
+    /// Replaces all TLS settings at once (see [`TlsOptions`]).
+    pub fn tls(mut self, tls: TlsOptions) -> Self {
+        self.options.tls = tls;
+        self
+    }
+
+    /// Trusts the CA certificate(s) in this PEM file, and only them, for `rediss://` / `ssl=true`
+    /// (a private CA). See [`TlsOptions::ca_file`].
+    pub fn tls_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.options.tls.ca_file = Some(path.into());
+        self
+    }
+
+    /// Presents this client certificate (PEM certificate file and PEM key file) to servers that
+    /// require one (mutual TLS). See [`TlsOptions::client_certificate`].
+    pub fn tls_client_certificate(
+        mut self,
+        certificate_file: impl Into<PathBuf>,
+        key_file: impl Into<PathBuf>,
+    ) -> Self {
+        self.options.tls.client_certificate = Some(ClientCertificate {
+            certificate_file: certificate_file.into(),
+            key_file: key_file.into(),
+        });
+        self
+    }
+
+    /// **Dangerous**: accepts any server certificate for any host name (no authentication of
+    /// the server, so no protection against a man in the middle). For throw-away test setups
+    /// only. See [`TlsOptions::danger_accept_invalid_certificates`].
+    pub fn danger_accept_invalid_certificates(mut self, accept: bool) -> Self {
+        self.options.tls.danger_accept_invalid_certificates = accept;
+        self
+    }
+
     /// Validates the configuration and creates the cache. No connection is opened yet.
     ///
     /// # Errors
     /// A [`RedisConfigError`] for a missing source, a bad URL or configuration string, a zero
-    /// size or timeout, or TLS without the `tls` feature.
+    /// size or timeout, TLS without the `tls` feature, TLS options without TLS, or an unreadable
+    /// or invalid certificate file.
     pub fn build(self) -> Result<RedisCache, RedisConfigError> {
         let Self {
             source,
@@ -122,26 +160,50 @@ impl RedisCacheBuilder {
         } = self;
         options.validate()?;
         let backend = match source.ok_or(RedisConfigError::MissingConnection)? {
-            RedisSource::Url(url) => Backend::standalone(&url, &options)?,
+            RedisSource::Url(url) => Backend::standalone(&url, &options, None)?,
             RedisSource::Configuration(text) => {
                 let config = StackExchangeConfig::parse(&text)?;
                 options.connect_timeout = config.connect_timeout.unwrap_or(options.connect_timeout);
-                match config.to_urls().as_slice() {
-                    [url] => Backend::standalone(url, &options)?,
-                    urls => return Err(RedisConfigError::MultipleEndpoints(urls.len())),
+                let [(host, port)] = config.endpoints.as_slice() else {
+                    return Err(RedisConfigError::MultipleEndpoints(config.endpoints.len()));
+                };
+                match &config.ssl_host {
+                    None => Backend::standalone(&config.url_for(host, *port), &options, None)?,
+                    Some(_) if !config.ssl => return Err(RedisConfigError::TlsOptionsWithoutTls),
+                    Some(name) => Backend::standalone(
+                        &config.url_for(name, *port),
+                        &options,
+                        Some(ConnectTo {
+                            name: name.clone(),
+                            host: host.clone(),
+                        }),
+                    )?,
                 }
             }
-            RedisSource::Pool(pool) => Backend::External(pool),
+            RedisSource::Pool(pool) => {
+                // Its URL is not visible here: it may be `rediss://`, and its first TLS
+                // connection needs a crypto provider like ours do.
+                #[cfg(feature = "tls")]
+                crate::tls::install_crypto_provider();
+                Backend::External(pool)
+            }
             #[cfg(feature = "cluster")]
             RedisSource::ClusterUrls(urls) => Backend::cluster(&urls, &options)?,
             #[cfg(feature = "cluster")]
             RedisSource::ClusterConfiguration(text) => {
                 let config = StackExchangeConfig::parse(&text)?;
+                if config.ssl_host.is_some() {
+                    return Err(RedisConfigError::SslHostWithCluster);
+                }
                 options.connect_timeout = config.connect_timeout.unwrap_or(options.connect_timeout);
                 Backend::cluster(&config.to_urls(), &options)?
             }
             #[cfg(feature = "cluster")]
-            RedisSource::ClusterPool(pool) => Backend::ExternalCluster(pool),
+            RedisSource::ClusterPool(pool) => {
+                #[cfg(feature = "tls")]
+                crate::tls::install_crypto_provider();
+                Backend::ExternalCluster(pool)
+            }
         };
         Ok(RedisCache::from_parts(backend, options))
     }

@@ -17,6 +17,7 @@ use crate::layout::{
 };
 use crate::pool::Backend;
 use crate::scripts;
+use crate::tls::CertificateFailure;
 
 /// A [`DistributedCache`] on Redis, sharing its stored layout with .NET's
 /// `Microsoft.Extensions.Caching.StackExchangeRedis` (see the [crate docs](crate)).
@@ -145,7 +146,25 @@ impl RedisCache {
         };
         match limit {
             Some(after) => CacheError::Timeout { operation, after },
-            None => CacheError::backend(operation, RedisCacheError::Pool(e)),
+            None => match crate::tls::certificate_failure(&e) {
+                Some(CertificateFailure::Server) => {
+                    CacheError::backend(operation, RedisCacheError::TlsCertificate(e))
+                }
+                Some(CertificateFailure::Client) => {
+                    CacheError::backend(operation, RedisCacheError::TlsClientCertificate(e))
+                }
+                None => match (&e, self.backend.user()) {
+                    (PoolError::Backend(redis_error), Some(user))
+                        if redis_error.kind() == redis::ErrorKind::AuthenticationFailed =>
+                    {
+                        CacheError::backend(
+                            operation,
+                            RedisCacheError::Authentication { user, source: e },
+                        )
+                    }
+                    _ => CacheError::backend(operation, RedisCacheError::Pool(e)),
+                },
+            },
         }
     }
 

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::error::RedisConfigError;
+use crate::tls::TlsOptions;
 
 /// Whether the cache may use Lua scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,6 +49,10 @@ pub struct RedisCacheOptions {
     pub idle_check_after: Duration,
     /// Whether Lua scripts may be used. Default: [`ScriptMode::Enabled`].
     pub script_mode: ScriptMode,
+    /// TLS settings for `rediss://` / `ssl=true` connections (feature `tls`): certificate and
+    /// host-name verification against the public roots by default. Setting any of them for a
+    /// connection without TLS is a [`RedisConfigError::TlsOptionsWithoutTls`].
+    pub tls: TlsOptions,
 }
 
 impl RedisCacheOptions {
@@ -91,6 +96,7 @@ impl Default for RedisCacheOptions {
             response_timeout: None,
             idle_check_after: Self::DEFAULT_IDLE_CHECK_AFTER,
             script_mode: ScriptMode::Enabled,
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -102,7 +108,7 @@ pub enum RedisSource {
     /// `tls` feature.
     Url(String),
     /// A StackExchange.Redis configuration string, as .NET and the guide use it:
-    /// `host:port[,password=...][,user=...][,ssl=true][,defaultDatabase=N][,connectTimeout=ms]`
+    /// `host:port[,password=...][,user=...][,ssl=true][,sslHost=name][,defaultDatabase=N][,connectTimeout=ms]`
     /// (see [`StackExchangeConfig::parse`]).
     Configuration(String),
     /// An existing deadpool-redis pool. It recycles connections with its own `PING` on every
@@ -148,6 +154,10 @@ pub struct StackExchangeConfig {
     pub password: Option<String>,
     /// `ssl=true`.
     pub ssl: bool,
+    /// `sslHost=`: the name the server's certificate must carry, when it differs from the
+    /// endpoint's host (e.g. connecting by IP address to a server whose certificate names its
+    /// DNS name). Needs `ssl=true`; standalone only.
+    pub ssl_host: Option<String>,
     /// `defaultDatabase=`.
     pub default_database: Option<i64>,
     /// `connectTimeout=` (milliseconds in the string).
@@ -161,6 +171,7 @@ impl std::fmt::Debug for StackExchangeConfig {
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("ssl", &self.ssl)
+            .field("ssl_host", &self.ssl_host)
             .field("default_database", &self.default_database)
             .field("connect_timeout", &self.connect_timeout)
             .finish()
@@ -197,6 +208,7 @@ impl StackExchangeConfig {
             user: None,
             password: None,
             ssl: false,
+            ssl_host: None,
             default_database: None,
             connect_timeout: None,
         };
@@ -211,6 +223,16 @@ impl StackExchangeConfig {
                 "password" => config.password = Some(value.to_owned()),
                 "user" => config.user = Some(value.to_owned()),
                 "ssl" => config.ssl = parse_bool("ssl", value)?,
+                "sslhost" => {
+                    let valid = !value.is_empty()
+                        && value
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
+                    if !valid {
+                        return Err(invalid("sslHost", value));
+                    }
+                    config.ssl_host = Some(value.to_owned());
+                }
                 "defaultdatabase" => {
                     config.default_database = Some(
                         value
@@ -243,9 +265,18 @@ impl StackExchangeConfig {
         Ok(config)
     }
 
-    /// One redis-rs URL per endpoint, carrying credentials, TLS and database.
+    /// One redis-rs URL per endpoint, carrying credentials, TLS and database (not `sslHost`,
+    /// which a URL cannot express: the builder applies it).
     #[must_use]
     pub fn to_urls(&self) -> Vec<String> {
+        self.endpoints
+            .iter()
+            .map(|(host, port)| self.url_for(host, *port))
+            .collect()
+    }
+
+    /// The URL of `host:port` with this configuration's credentials, TLS and database.
+    pub(crate) fn url_for(&self, host: &str, port: u16) -> String {
         let scheme = if self.ssl { "rediss" } else { "redis" };
         let auth = match (&self.user, &self.password) {
             (None, None) => String::new(),
@@ -262,17 +293,12 @@ impl StackExchangeConfig {
             .default_database
             .map(|db| format!("/{db}"))
             .unwrap_or_default();
-        self.endpoints
-            .iter()
-            .map(|(host, port)| {
-                let host = if host.contains(':') {
-                    format!("[{host}]")
-                } else {
-                    host.clone()
-                };
-                format!("{scheme}://{auth}{host}:{port}{db}")
-            })
-            .collect()
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        format!("{scheme}://{auth}{host}:{port}{db}")
     }
 }
 
@@ -361,6 +387,21 @@ mod tests {
             vec!["rediss://:p%40ss%3Aw@redis.example:7000/3".to_owned()]
         );
         assert!(!format!("{c:?}").contains("p@ss"));
+    }
+
+    #[test]
+    fn ssl_host() {
+        let c = StackExchangeConfig::parse("10.0.0.5:6380,ssl=true,sslHost=redis.example").unwrap();
+        assert_eq!(c.ssl_host.as_deref(), Some("redis.example"));
+        // The URLs name the endpoints; the builder applies sslHost.
+        assert_eq!(c.to_urls(), vec!["rediss://10.0.0.5:6380".to_owned()]);
+        assert!(matches!(
+            StackExchangeConfig::parse("h,ssl=true,sslHost=a/b"),
+            Err(RedisConfigError::InvalidValue {
+                option: "sslHost",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -33,9 +33,33 @@ pub enum RedisConfigError {
         "the configuration names {0} endpoints; a standalone cache takes one (use the `cluster` feature for a cluster)"
     )]
     MultipleEndpoints(usize),
+    /// `sslHost=` in a cluster configuration (nodes are discovered by address, each with its own
+    /// certificate name).
+    #[error("`sslHost` is supported for a standalone server only, not for a cluster")]
+    SslHostWithCluster,
     /// `rediss://` or `ssl=true` without the `tls` feature.
     #[error("TLS was requested but cache-redis was built without its `tls` feature")]
     TlsNotEnabled,
+    /// TLS options (CA, client certificate, insecure opt-out, `sslHost=`) for a connection
+    /// without TLS.
+    #[error(
+        "TLS options were set but the connection does not use TLS (use a `rediss://` URL or `ssl=true`)"
+    )]
+    TlsOptionsWithoutTls,
+    /// A TLS certificate or key file could not be read.
+    #[error("cannot read the TLS {what} file `{}`", path.display())]
+    TlsFile {
+        /// Which file: `CA certificate`, `client certificate` or `client key`.
+        what: &'static str,
+        /// The path given.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The CA certificate, client certificate or key is not valid PEM.
+    #[error("invalid TLS certificate or key")]
+    InvalidTlsCertificates(#[source] redis::RedisError),
     /// A size or timeout that must be positive was zero.
     #[error("`{0}` must be greater than zero")]
     Zero(&'static str),
@@ -61,6 +85,29 @@ pub enum RedisCacheError {
     /// A [`WriteCondition`](session_core::WriteCondition) newer than this crate.
     #[error("this version of cache-redis does not support the requested write condition")]
     UnsupportedCondition,
+    /// The server's TLS certificate was refused: not signed by a trusted CA, expired, or not
+    /// issued for the host name connected to.
+    #[error(
+        "TLS certificate verification failed: the Redis server's certificate is not trusted (check the CA file and the host name)"
+    )]
+    TlsCertificate(#[source] deadpool::managed::PoolError<redis::RedisError>),
+    /// The server refused the TLS handshake over the client certificate: none was configured
+    /// while the server requires one (`tls-auth-clients yes`), or the server does not trust it.
+    #[error(
+        "TLS client certificate refused by the Redis server: it requires one (set a client certificate) or does not trust the one given"
+    )]
+    TlsClientCertificate(#[source] deadpool::managed::PoolError<redis::RedisError>),
+    /// The server refused the credentials. Names the user, never the password.
+    #[error(
+        "Redis authentication failed for user `{user}`: wrong password, or the user is unknown or disabled"
+    )]
+    Authentication {
+        /// The user connected as (`default` when none was configured).
+        user: String,
+        /// The driver's error.
+        #[source]
+        source: deadpool::managed::PoolError<redis::RedisError>,
+    },
     /// No connection could be taken from the pool.
     #[error("no connection available from the pool")]
     Pool(#[source] deadpool::managed::PoolError<redis::RedisError>),

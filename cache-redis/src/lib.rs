@@ -25,8 +25,12 @@
 //! ## Connecting
 //! * a redis-rs URL (`redis://[user[:password]@]host:port/db`; `rediss://` with feature `tls`),
 //! * a StackExchange.Redis configuration string (`host:port[,password=...][,user=...]
-//!   [,ssl=true][,defaultDatabase=N][,connectTimeout=ms]`; other StackExchange keywords that only
+//!   [,ssl=true][,sslHost=name][,defaultDatabase=N][,connectTimeout=ms]`; other StackExchange keywords that only
 //!   tune that client are accepted and ignored, unknown ones are a typed error),
+//! * ACL users: `user=alice,password=...` or `redis://alice:...@host` authenticate as `alice`; a
+//!   user without a password (`user=bob`, `redis://bob@host`) authenticates as that user with an
+//!   empty password (accepted by a `nopass` user), never silently as `default`. Refused
+//!   credentials are [`RedisCacheError::Authentication`], naming the user but not the password,
 //! * an existing `deadpool_redis::Pool`, or
 //! * with feature `cluster`, Redis Cluster seeds (URLs, configuration string, or a
 //!   `deadpool_redis::cluster::Pool`).
@@ -112,7 +116,13 @@
 //! ours expired.
 //!
 //! ## Features
-//! * `tls`: `rediss://` URLs and `ssl=true` (rustls, webpki roots).
+//! * `tls`: `rediss://` URLs and `ssl=true`, with rustls and its `ring` crypto provider, which
+//!   building a TLS cache installs as the process default (`install_crypto_provider`) unless
+//!   the application installed a provider first. The server certificate and host name are
+//!   verified against the webpki roots, or only against a private CA
+//!   ([`RedisCacheBuilder::tls_ca_file`]); a client certificate is presented with
+//!   [`RedisCacheBuilder::tls_client_certificate`]; see [`TlsOptions`]. Handshake failures are
+//!   [`RedisCacheError::TlsCertificate`] / [`RedisCacheError::TlsClientCertificate`].
 //! * `cluster`: Redis Cluster. Every operation touches a single slot (one key, or an entry and
 //!   its same-slot lock key).
 #![forbid(unsafe_code)]
@@ -125,11 +135,15 @@ mod error;
 mod layout;
 mod pool;
 mod scripts;
+mod tls;
 
 pub use builder::RedisCacheBuilder;
 pub use cache::RedisCache;
 pub use config::{RedisCacheOptions, RedisSource, ScriptMode, StackExchangeConfig};
 pub use error::{RedisCacheError, RedisConfigError};
+#[cfg(feature = "tls")]
+pub use tls::install_crypto_provider;
+pub use tls::{ClientCertificate, TlsOptions};
 
 pub use deadpool_redis;
 pub use redis;

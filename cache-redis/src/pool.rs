@@ -13,6 +13,8 @@
 use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, Pool, PoolError, RecycleResult};
+#[cfg(feature = "cluster")]
+use redis::IntoConnectionInfo;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 
@@ -67,6 +69,8 @@ impl managed::Manager for StandaloneManager {
 #[cfg(feature = "cluster")]
 pub(crate) struct ClusterManager {
     client: redis::cluster::ClusterClient,
+    /// The user connections authenticate as, for error messages.
+    user: String,
     idle_check_after: Duration,
 }
 
@@ -101,11 +105,31 @@ fn build_pool<M: managed::Manager>(
         .map_err(RedisConfigError::Pool)
 }
 
-fn check_tls(url: &str) -> Result<(), RedisConfigError> {
-    if url.starts_with("rediss://") && !cfg!(feature = "tls") {
-        return Err(RedisConfigError::TlsNotEnabled);
+/// Resolves `name` as if it were `host` (StackExchange's `sslHost=`): the URL carries `name`, so
+/// TLS verifies the server's certificate for it (and sends it as SNI), while the socket goes to
+/// the configured endpoint `host`. redis-rs takes the verified name from the URL's host, and
+/// offers no other way to tell them apart.
+pub(crate) struct ConnectTo {
+    pub(crate) name: String,
+    pub(crate) host: String,
+}
+
+impl redis::io::AsyncDNSResolver for ConnectTo {
+    fn resolve<'a, 'b: 'a>(
+        &'a self,
+        host: &'b str,
+        port: u16,
+    ) -> RedisFuture<'a, Box<dyn Iterator<Item = std::net::SocketAddr> + Send + 'a>> {
+        let target = if host.eq_ignore_ascii_case(&self.name) {
+            self.host.as_str()
+        } else {
+            host
+        };
+        Box::pin(async move {
+            let addresses = tokio::net::lookup_host((target, port)).await?;
+            Ok(Box::new(addresses) as Box<dyn Iterator<Item = _> + Send>)
+        })
     }
-    Ok(())
 }
 
 /// Where connections come from.
@@ -123,12 +147,15 @@ impl Backend {
     pub(crate) fn standalone(
         url: &str,
         options: &RedisCacheOptions,
+        connect_to: Option<ConnectTo>,
     ) -> Result<Self, RedisConfigError> {
-        check_tls(url)?;
-        let client = redis::Client::open(url).map_err(RedisConfigError::InvalidUrl)?;
-        let config = redis::AsyncConnectionConfig::new()
+        let client = crate::tls::client(url, &options.tls)?;
+        let mut config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(options.connect_timeout))
             .set_response_timeout(options.response_timeout);
+        if let Some(connect_to) = connect_to {
+            config = config.set_dns_resolver(connect_to);
+        }
         let manager = StandaloneManager {
             client,
             config,
@@ -143,17 +170,52 @@ impl Backend {
         urls: &[String],
         options: &RedisCacheOptions,
     ) -> Result<Self, RedisConfigError> {
+        let mut uses_tls = false;
         for url in urls {
-            check_tls(url)?;
+            // Checks each URL (and the TLS options against it) the way a standalone client would.
+            let client = crate::tls::client(url, &options.tls)?;
+            uses_tls |= matches!(
+                client.get_connection_info().addr(),
+                redis::ConnectionAddr::TcpTls { .. }
+            );
         }
         let mut builder = redis::cluster::ClusterClient::builder(urls.iter().map(String::as_str))
             .connection_timeout(options.connect_timeout);
+        // A user without a password authenticates as that user (see `with_user_password`).
+        let mut user_name = "default".to_owned();
+        if let Some(first) = urls.first() {
+            let info = crate::tls::with_user_password(
+                first
+                    .as_str()
+                    .into_connection_info()
+                    .map_err(RedisConfigError::InvalidUrl)?,
+            );
+            if let (Some(user), Some(password)) = (
+                info.redis_settings().username(),
+                info.redis_settings().password(),
+            ) {
+                builder = builder.username(user).password(password);
+                user.clone_into(&mut user_name);
+            }
+        }
+        #[cfg(feature = "tls")]
+        if uses_tls {
+            if options.tls.danger_accept_invalid_certificates {
+                builder = builder.tls(redis::TlsMode::Insecure);
+            }
+            if let Some(certificates) = crate::tls::certificates(&options.tls)? {
+                builder = builder.certs(certificates);
+            }
+        }
+        #[cfg(not(feature = "tls"))]
+        let _ = uses_tls;
         if let Some(t) = options.response_timeout {
             builder = builder.response_timeout(t);
         }
         let client = builder.build().map_err(RedisConfigError::InvalidUrl)?;
         let manager = ClusterManager {
             client,
+            user: user_name,
             idle_check_after: options.idle_check_after,
         };
         Ok(Self::Cluster(build_pool(manager, options)?))
@@ -211,6 +273,25 @@ impl Backend {
             Self::ExternalCluster(p) => p.status(),
         };
         (s.size, s.available)
+    }
+
+    /// The user our own pools authenticate as (`default` without a user name); `None` for a
+    /// pool supplied by the application, whose settings are its own.
+    pub(crate) fn user(&self) -> Option<String> {
+        let user = |info: &redis::ConnectionInfo| {
+            info.redis_settings()
+                .username()
+                .unwrap_or("default")
+                .to_owned()
+        };
+        match self {
+            Self::Standalone(p) => Some(user(p.manager().client.get_connection_info())),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(p) => Some(p.manager().user.clone()),
+            Self::External(_) => None,
+            #[cfg(feature = "cluster")]
+            Self::ExternalCluster(_) => None,
+        }
     }
 
     /// A short name of the backend kind.

@@ -220,6 +220,93 @@ pub fn commandstats_delta(
         .collect()
 }
 
+/// The certificate files of a TLS [`RedisServer`] (PEM), and whether it requires client
+/// certificates.
+#[derive(Debug, Clone)]
+pub struct TlsServerFiles {
+    /// The server certificate (`--tls-cert-file`).
+    pub cert_file: PathBuf,
+    /// Its private key (`--tls-key-file`).
+    pub key_file: PathBuf,
+    /// The CA that client certificates must chain to (`--tls-ca-cert-file`).
+    pub ca_file: PathBuf,
+    /// `--tls-auth-clients yes` (mutual TLS) instead of `no`.
+    pub require_client_certificates: bool,
+}
+
+impl TlsServerFiles {
+    /// The `redis-server` arguments: plain port off, TLS on `port`.
+    fn args(&self, port: u16) -> Vec<String> {
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        vec![
+            "--tls-port".into(),
+            port.to_string(),
+            "--tls-cert-file".into(),
+            path(&self.cert_file),
+            "--tls-key-file".into(),
+            path(&self.key_file),
+            "--tls-ca-cert-file".into(),
+            path(&self.ca_file),
+            "--tls-auth-clients".into(),
+            if self.require_client_certificates {
+                "yes"
+            } else {
+                "no"
+            }
+            .into(),
+        ]
+    }
+}
+
+/// True if the installed `redis-server` was built with TLS: with TLS, a TLS port without a
+/// certificate is refused with a complaint about `tls-cert-file`; without, the directive is.
+fn redis_server_supports_tls() -> bool {
+    Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            "1",
+            "--save",
+            "",
+            "--logfile",
+            "",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|out| {
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            text.contains("tls-cert-file")
+        })
+}
+
+/// Waits until `port` accepts TCP connections (a TLS server cannot be `PING`ed without a TLS
+/// client, which this crate does not build), or `child` exits, or the start timeout passes.
+async fn wait_for_listen(port: u16, child: &mut Child) -> std::io::Result<()> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait()? {
+            return Err(std::io::Error::other(format!(
+                "redis-server exited early with {status}"
+            )));
+        }
+        if Instant::now() > deadline {
+            return Err(std::io::Error::other("redis-server did not listen"));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// A private `redis-server` process (or an external server from `REDIS_URL`).
 #[derive(Debug)]
 pub struct RedisServer {
@@ -264,6 +351,60 @@ impl RedisServer {
             Ok(server) => Some(server),
             Err(e) => panic!("redis-server is installed but could not be started: {e}"),
         }
+    }
+
+    /// Starts a private TLS-only server (`--port 0 --tls-port <free>`) with these certificates;
+    /// [`url`](Self::url) is then `rediss://127.0.0.1:<port>`. `REDIS_URL` is not used (its
+    /// server would not have these certificates). `None` after a loud notice when `redis-server`
+    /// is missing or built without TLS (panics instead when `REQUIRE_REDIS=1`).
+    ///
+    /// Fault injection (restart, freeze) and [`commandstats`](Self::commandstats) are for plain
+    /// servers only.
+    ///
+    /// # Panics
+    /// As above, or when `redis-server` supports TLS but fails to start.
+    pub async fn start_tls(files: &TlsServerFiles) -> Option<Self> {
+        if !binary_exists("redis-server") {
+            unavailable("no redis-server binary on PATH for the TLS tests");
+            return None;
+        }
+        if !redis_server_supports_tls() {
+            unavailable("the installed redis-server was built without TLS support");
+            return None;
+        }
+        let dir = match unique_dir("redis-tls") {
+            Ok(dir) => dir,
+            Err(e) => panic!("temporary directory for redis-server: {e}"),
+        };
+        let mut last_error = None;
+        for _ in 0..5 {
+            let port = match free_port() {
+                Ok(port) => port,
+                Err(e) => panic!("no free port: {e}"),
+            };
+            let args = files.args(port);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let mut child = match spawn_server(0, &dir, &args) {
+                Ok(child) => child,
+                Err(e) => panic!("redis-server could not be spawned: {e}"),
+            };
+            match wait_for_listen(port, &mut child).await {
+                Ok(()) => {
+                    return Some(Self {
+                        port,
+                        url: format!("rediss://127.0.0.1:{port}"),
+                        private: Some(Private { child, dir }),
+                    });
+                }
+                Err(e) => {
+                    stop(&mut child);
+                    last_error = Some(e);
+                }
+            }
+        }
+        let log = std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
+        panic!("TLS redis-server did not start: {last_error:?}\n{log}");
     }
 
     async fn start_private() -> std::io::Result<Self> {

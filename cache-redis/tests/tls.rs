@@ -1,0 +1,341 @@
+//! TLS against a private `redis-server --tls-port`: the conformance suite over TLS, a server
+//! certificate from an untrusted CA refused, mutual TLS with and without a client certificate.
+//! Certificates are generated at test time (rcgen), so nothing expires in the repository.
+#![cfg(feature = "tls")]
+// Test helpers outside #[test] fns: a failed setup must fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::error::Error as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use cache_redis::{RedisCache, RedisCacheBuilder, RedisCacheError, RedisConfigError};
+use integration_tests::redis_server::{RedisServer, TlsServerFiles};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use session_core::conformance::Harness;
+use session_core::{CacheError, DistributedCache};
+
+/// PEM files in a private directory, removed on drop.
+struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    /// A CA, a server certificate for `server_names` and a client certificate, both issued by
+    /// it, and a second CA that issued nothing used here.
+    fn generate(server_names: &[&str]) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "sessions-tls-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = new_ca("sessions test CA");
+        let other_ca = new_ca("some other CA");
+        let write = |name: &str, pem: String| std::fs::write(dir.join(name), pem).unwrap();
+        write("ca.pem", ca.pem());
+        write("other-ca.pem", other_ca.pem());
+        for (name, sans, usage) in [
+            (
+                "server",
+                server_names.iter().map(|n| (*n).to_owned()).collect(),
+                ExtendedKeyUsagePurpose::ServerAuth,
+            ),
+            (
+                "client",
+                vec!["client.test".to_owned()],
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ),
+        ] {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(sans).unwrap();
+            params.distinguished_name.push(DnType::CommonName, name);
+            params.extended_key_usages = vec![usage];
+            let cert = params.signed_by(&key, &ca).unwrap();
+            write(&format!("{name}.pem"), cert.pem());
+            write(&format!("{name}.key"), key.serialize_pem());
+        }
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn server_files(&self, require_client_certificates: bool) -> TlsServerFiles {
+        TlsServerFiles {
+            cert_file: self.path("server.pem"),
+            key_file: self.path("server.key"),
+            ca_file: self.path("ca.pem"),
+            require_client_certificates,
+        }
+    }
+}
+
+impl Drop for Pki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn new_ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
+/// A TLS server with fresh certificates, or `None` (skipped loudly) without TLS support.
+async fn tls_server(require_client_certificates: bool) -> Option<(RedisServer, Pki)> {
+    tls_server_for(&["localhost", "127.0.0.1"], require_client_certificates).await
+}
+
+/// A TLS server whose certificate names `server_names`.
+async fn tls_server_for(
+    server_names: &[&str],
+    require_client_certificates: bool,
+) -> Option<(RedisServer, Pki)> {
+    let pki = Pki::generate(server_names);
+    let server = RedisServer::start_tls(&pki.server_files(require_client_certificates)).await?;
+    Some((server, pki))
+}
+
+fn builder(server: &RedisServer, ca: &Path) -> RedisCacheBuilder {
+    assert!(server.url().starts_with("rediss://"));
+    RedisCache::builder()
+        .url(server.url())
+        .tls_ca_file(ca)
+        .instance_name(common::unique_instance("tls"))
+}
+
+/// The whole conformance suite over TLS, the server verified against the private CA.
+async fn factory() -> Option<Harness> {
+    let (server, pki) = tls_server(false).await?;
+    let cache = builder(&server, &pki.path("ca.pem")).build().unwrap();
+    Some(Harness::with_guard(Arc::new(cache), (server, pki)))
+}
+
+session_core::distributed_cache_conformance!(factory);
+
+/// The full chain of messages of an error, for assertions and failure output.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        next = e.source();
+    }
+    text
+}
+
+#[tokio::test]
+async fn localhost_name_verifies_too() {
+    let Some((server, pki)) = tls_server(false).await else {
+        return;
+    };
+    let cache = RedisCache::builder()
+        .url(format!("rediss://localhost:{}", server.port()))
+        .tls_ca_file(pki.path("ca.pem"))
+        .build()
+        .unwrap();
+    cache.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn certificate_from_an_untrusted_ca_is_refused() {
+    let Some((server, pki)) = tls_server(false).await else {
+        return;
+    };
+    let cache = builder(&server, &pki.path("other-ca.pem")).build().unwrap();
+    let error = cache.ping().await.unwrap_err();
+    let text = chain(&error);
+    assert!(
+        text.contains("certificate verification failed"),
+        "unclear error: {text}"
+    );
+    let CacheError::Backend { source, .. } = &error else {
+        panic!("not a backend error: {text}");
+    };
+    assert!(
+        matches!(
+            source.downcast_ref::<RedisCacheError>(),
+            Some(RedisCacheError::TlsCertificate(_))
+        ),
+        "{text}"
+    );
+    // The driver's detail is kept as the source.
+    assert!(error.source().and_then(|s| s.source()).is_some(), "{text}");
+}
+
+#[tokio::test]
+async fn public_roots_do_not_trust_a_private_ca() {
+    let Some((server, _pki)) = tls_server(false).await else {
+        return;
+    };
+    // No CA file: verification against the webpki roots, which must refuse the test CA.
+    let cache = RedisCache::builder().url(server.url()).build().unwrap();
+    let error = cache.ping().await.unwrap_err();
+    assert!(
+        chain(&error).contains("certificate verification failed"),
+        "{}",
+        chain(&error)
+    );
+}
+
+#[tokio::test]
+async fn wrong_host_name_is_refused() {
+    let Some((server, pki)) = tls_server_for(&["127.0.0.1"], false).await else {
+        return;
+    };
+    // `localhost` reaches the same server, but the certificate names only 127.0.0.1.
+    let cache = RedisCache::builder()
+        .url(format!("rediss://localhost:{}", server.port()))
+        .tls_ca_file(pki.path("ca.pem"))
+        .build()
+        .unwrap();
+    let error = cache.ping().await.unwrap_err();
+    assert!(
+        chain(&error).contains("certificate verification failed"),
+        "{}",
+        chain(&error)
+    );
+}
+
+#[tokio::test]
+async fn ssl_host_verifies_another_name_than_the_endpoint() {
+    let Some((server, pki)) = tls_server_for(&["redis.test"], false).await else {
+        return;
+    };
+    // `redis.test` does not resolve: the connection goes to the endpoint, the certificate is
+    // checked for the sslHost name.
+    let cache = RedisCache::builder()
+        .configuration(format!(
+            "127.0.0.1:{},ssl=true,sslHost=redis.test",
+            server.port()
+        ))
+        .tls_ca_file(pki.path("ca.pem"))
+        .build()
+        .unwrap();
+    cache.ping().await.unwrap();
+
+    let without = RedisCache::builder()
+        .configuration(format!("127.0.0.1:{},ssl=true", server.port()))
+        .tls_ca_file(pki.path("ca.pem"))
+        .build()
+        .unwrap();
+    let error = without.ping().await.unwrap_err();
+    assert!(
+        chain(&error).contains("certificate verification failed"),
+        "{}",
+        chain(&error)
+    );
+}
+
+#[test]
+fn ssl_host_needs_ssl() {
+    let error = RedisCache::builder()
+        .configuration("127.0.0.1:6380,sslHost=redis.test")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(error, RedisConfigError::TlsOptionsWithoutTls),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn danger_accept_invalid_certificates_skips_verification() {
+    let Some((server, _pki)) = tls_server(false).await else {
+        return;
+    };
+    let cache = RedisCache::builder()
+        .url(server.url())
+        .danger_accept_invalid_certificates(true)
+        .build()
+        .unwrap();
+    cache.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn mutual_tls_needs_the_client_certificate() {
+    let Some((server, pki)) = tls_server(true).await else {
+        return;
+    };
+    let with = builder(&server, &pki.path("ca.pem"))
+        .tls_client_certificate(pki.path("client.pem"), pki.path("client.key"))
+        .build()
+        .unwrap();
+    with.ping().await.unwrap();
+    with.set(
+        "k",
+        "v".into(),
+        &session_core::EntryOptions::sliding(std::time::Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(with.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+
+    let without = builder(&server, &pki.path("ca.pem"))
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let error = without.ping().await.unwrap_err();
+    let text = chain(&error);
+    assert!(
+        text.contains("TLS client certificate refused"),
+        "unclear error without a client certificate: {text}"
+    );
+    let CacheError::Backend { source, .. } = &error else {
+        panic!("not a backend error: {text}");
+    };
+    assert!(
+        matches!(
+            source.downcast_ref::<RedisCacheError>(),
+            Some(RedisCacheError::TlsClientCertificate(_))
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn tls_options_without_tls_are_refused() {
+    let error = RedisCache::builder()
+        .url("redis://127.0.0.1:1")
+        .tls_ca_file("/nonexistent/ca.pem")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(error, RedisConfigError::TlsOptionsWithoutTls),
+        "{error}"
+    );
+}
+
+#[test]
+fn unreadable_ca_file_is_a_typed_error() {
+    let error = RedisCache::builder()
+        .url("rediss://127.0.0.1:1")
+        .tls_ca_file("/nonexistent/ca.pem")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            RedisConfigError::TlsFile {
+                what: "CA certificate",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.source().is_some());
+    assert!(error.to_string().contains("/nonexistent/ca.pem"));
+}
