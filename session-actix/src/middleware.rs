@@ -15,7 +15,7 @@ use actix_web::{Error, HttpMessage};
 use session_core::{CookieAction, RequestSession, SessionKey, SessionStore, SharedCache};
 use tracing::Instrument;
 
-use crate::config::{CommitFailurePolicy, SessionMiddlewareBuilder};
+use crate::config::{BuildError, CommitFailurePolicy, SessionMiddlewareBuilder};
 use crate::cookie::CookieSettings;
 use crate::error::{ErrorChain, error_response};
 use crate::slot::SessionSlot;
@@ -69,6 +69,31 @@ impl fmt::Debug for SessionMiddleware {
 }
 
 impl SessionMiddleware {
+    /// Sessions over `cache` with every default (listed on [`SessionMiddlewareBuilder`]),
+    /// cookies signed with `key` (at least 64 bytes; share it between nodes and restarts). The
+    /// one-line form of [`builder`](Self::builder)`(Arc::new(cache), key).build()`.
+    ///
+    /// ```
+    /// use actix_web::{App, cookie::Key};
+    /// use cache_memory::MemoryCache;
+    /// use session_actix::SessionMiddleware;
+    ///
+    /// # fn main() -> Result<(), session_actix::BuildError> {
+    /// let sessions = SessionMiddleware::new(MemoryCache::new(), Key::generate())?;
+    /// let _app = App::new().wrap(sessions);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// None with the defaults; the signature matches [`SessionMiddlewareBuilder::build`].
+    pub fn new(
+        cache: impl session_core::DistributedCache,
+        key: actix_web::cookie::Key,
+    ) -> Result<Self, BuildError> {
+        Self::builder(Arc::new(cache), key).build()
+    }
+
     /// A builder over `cache`, signing cookies with `key`.
     ///
     /// `key` is an [`actix_web::cookie::Key`] of at least 64 bytes (e.g.
