@@ -19,7 +19,7 @@ use rcgen::{
     KeyPair, KeyUsagePurpose,
 };
 use session_core::conformance::Harness;
-use session_core::{CacheError, DistributedCache};
+use session_core::DistributedCache;
 
 /// PEM files in a private directory, removed on drop.
 struct Pki {
@@ -125,18 +125,6 @@ async fn factory() -> Option<Harness> {
 
 session_core::distributed_cache_conformance!(factory);
 
-/// The full chain of messages of an error, for assertions and failure output.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut next = error.source();
-    while let Some(e) = next {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        next = e.source();
-    }
-    text
-}
-
 #[tokio::test]
 async fn localhost_name_verifies_too() {
     let Some((server, pki)) = tls_server(false).await else {
@@ -157,17 +145,14 @@ async fn certificate_from_an_untrusted_ca_is_refused() {
     };
     let cache = builder(&server, &pki.path("other-ca.pem")).build().unwrap();
     let error = cache.ping().await.unwrap_err();
-    let text = chain(&error);
+    let text = common::chain(&error);
     assert!(
         text.contains("certificate verification failed"),
         "unclear error: {text}"
     );
-    let CacheError::Backend { source, .. } = &error else {
-        panic!("not a backend error: {text}");
-    };
     assert!(
         matches!(
-            source.downcast_ref::<RedisCacheError>(),
+            common::redis_error(&error),
             Some(RedisCacheError::TlsCertificate(_))
         ),
         "{text}"
@@ -185,9 +170,9 @@ async fn public_roots_do_not_trust_a_private_ca() {
     let cache = RedisCache::builder().url(server.url()).build().unwrap();
     let error = cache.ping().await.unwrap_err();
     assert!(
-        chain(&error).contains("certificate verification failed"),
+        common::chain(&error).contains("certificate verification failed"),
         "{}",
-        chain(&error)
+        common::chain(&error)
     );
 }
 
@@ -204,9 +189,9 @@ async fn wrong_host_name_is_refused() {
         .unwrap();
     let error = cache.ping().await.unwrap_err();
     assert!(
-        chain(&error).contains("certificate verification failed"),
+        common::chain(&error).contains("certificate verification failed"),
         "{}",
-        chain(&error)
+        common::chain(&error)
     );
 }
 
@@ -234,9 +219,9 @@ async fn ssl_host_verifies_another_name_than_the_endpoint() {
         .unwrap();
     let error = without.ping().await.unwrap_err();
     assert!(
-        chain(&error).contains("certificate verification failed"),
+        common::chain(&error).contains("certificate verification failed"),
         "{}",
-        chain(&error)
+        common::chain(&error)
     );
 }
 
@@ -289,17 +274,14 @@ async fn mutual_tls_needs_the_client_certificate() {
         .build()
         .unwrap();
     let error = without.ping().await.unwrap_err();
-    let text = chain(&error);
+    let text = common::chain(&error);
     assert!(
         text.contains("TLS client certificate refused"),
         "unclear error without a client certificate: {text}"
     );
-    let CacheError::Backend { source, .. } = &error else {
-        panic!("not a backend error: {text}");
-    };
     assert!(
         matches!(
-            source.downcast_ref::<RedisCacheError>(),
+            common::redis_error(&error),
             Some(RedisCacheError::TlsClientCertificate(_))
         ),
         "{text}"

@@ -131,14 +131,28 @@ async fn connect(url: &str) -> redis::RedisResult<redis::aio::MultiplexedConnect
 
 /// Waits until the server at `url` answers `PING`, or `child` exits, or the start timeout passes.
 async fn wait_for_ping(url: &str, child: &mut Child) -> std::io::Result<()> {
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        if let Ok(mut conn) = connect(url).await
-            && redis::cmd("PING")
+    wait_until(child, "redis-server did not answer PING", || async {
+        match connect(url).await {
+            Ok(mut conn) => redis::cmd("PING")
                 .query_async::<String>(&mut conn)
                 .await
-                .is_ok()
-        {
+                .is_ok(),
+            Err(_) => false,
+        }
+    })
+    .await
+}
+
+/// Polls `ready` until it answers true, failing when `child` exits or the start timeout passes
+/// (`late` is the message then).
+async fn wait_until<F, Fut>(child: &mut Child, late: &str, mut ready: F) -> std::io::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if ready().await {
             return Ok(());
         }
         if let Some(status) = child.try_wait()? {
@@ -147,7 +161,7 @@ async fn wait_for_ping(url: &str, child: &mut Child) -> std::io::Result<()> {
             )));
         }
         if Instant::now() > deadline {
-            return Err(std::io::Error::other("redis-server did not answer PING"));
+            return Err(std::io::Error::other(late.to_owned()));
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -287,24 +301,12 @@ fn redis_server_supports_tls() -> bool {
 /// Waits until `port` accepts TCP connections (a TLS server cannot be `PING`ed without a TLS
 /// client, which this crate does not build), or `child` exits, or the start timeout passes.
 async fn wait_for_listen(port: u16, child: &mut Child) -> std::io::Result<()> {
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        if tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+    wait_until(child, "redis-server did not listen", || async {
+        tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port))
             .await
             .is_ok()
-        {
-            return Ok(());
-        }
-        if let Some(status) = child.try_wait()? {
-            return Err(std::io::Error::other(format!(
-                "redis-server exited early with {status}"
-            )));
-        }
-        if Instant::now() > deadline {
-            return Err(std::io::Error::other("redis-server did not listen"));
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    })
+    .await
 }
 
 /// A private `redis-server` process (or an external server from `REDIS_URL`).

@@ -35,3 +35,23 @@ pub async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
         .await
         .unwrap()
 }
+
+/// The full chain of messages of an error, for assertions and failure output.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        next = e.source();
+    }
+    text
+}
+
+/// The cache crate's own error behind a backend failure, if that is what `error` is.
+pub fn redis_error(error: &session_core::CacheError) -> Option<&cache_redis::RedisCacheError> {
+    match error {
+        session_core::CacheError::Backend { source, .. } => source.downcast_ref(),
+        _ => None,
+    }
+}
