@@ -18,8 +18,8 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
-use session_core::conformance::Harness;
 use session_core::DistributedCache;
+use session_core::conformance::Harness;
 
 /// PEM files in a private directory, removed on drop.
 struct Pki {
