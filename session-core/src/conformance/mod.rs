@@ -95,7 +95,9 @@
 //! | [`exclusive_timed_out_lock_acquisition_is_released`] | a `try_lock` whose answer timed out is released, not orphaned for a lease |
 //! | [`exclusive_late_landing_lock_is_released`] | a `try_lock` that lands after its request gave up (and after the first unlock) is released within a tenth of the lease |
 //! | [`exclusive_lock_wait_bounds_a_stalled_attempt`] | a waiter whose `try_lock` stalls answers within `lock_wait`, and the stalled lock is released once it lands |
-//! | [`renew_with_a_lost_removal_answer_keeps_the_session_reachable`] | a renewal that lost the answer to the old entry's removal fails but hands the client the new key |
+//! | [`renew_with_a_lost_removal_answer_never_forks`] | a renewal that lost the answer to the old entry's removal fails without a new key; the old key starts afresh |
+//! | [`renew_with_a_late_removal_keeps_a_later_write`] | a renewal's removal that lands after another request wrote the session is refused; that write stays |
+//! | [`renew_with_a_lost_write_answer_hands_over_the_new_key`] | a renewal that removed the old entry and lost the answer to the new key's write fails but hands the client the new key |
 //! | [`renew_and_purge`] | `renew` moves data to a new key and removes the old entry; `purge` removes the entry |
 //! | [`corrupt_payload_starts_empty`] | a corrupt stored payload gives an empty, usable session that a commit replaces |
 //! | [`oversized_session_writes_nothing`] | a session over `max_payload_bytes` is refused at commit; the stored value is unchanged |
@@ -156,8 +158,8 @@ pub use serializable::{
     exclusive_lease_is_extended_while_held, exclusive_lock_wait_bounds_a_stalled_attempt,
     exclusive_timed_out_lock_acquisition_is_released, failed_commit_poisons_the_request,
     optimistic_stale_read_modify_write_is_refused, renew_carries_a_concurrent_write,
-    renew_with_a_lost_removal_answer_keeps_the_session_reachable,
-    update_merges_concurrent_increments,
+    renew_with_a_late_removal_keeps_a_later_write, renew_with_a_lost_removal_answer_never_forks,
+    renew_with_a_lost_write_answer_hands_over_the_new_key, update_merges_concurrent_increments,
 };
 pub use sessions::{
     corrupt_payload_starts_empty, exclusive_counter_loses_no_update,
@@ -311,7 +313,9 @@ macro_rules! distributed_cache_conformance {
             exclusive_timed_out_lock_acquisition_is_released,
             exclusive_late_landing_lock_is_released,
             exclusive_lock_wait_bounds_a_stalled_attempt,
-            renew_with_a_lost_removal_answer_keeps_the_session_reachable,
+            renew_with_a_lost_removal_answer_never_forks,
+            renew_with_a_late_removal_keeps_a_later_write,
+            renew_with_a_lost_write_answer_hands_over_the_new_key,
             renew_and_purge,
             corrupt_payload_starts_empty,
             oversized_session_writes_nothing,

@@ -419,29 +419,82 @@ pub async fn exclusive_lock_wait_bounds_a_stalled_attempt(cache: &SharedCache) {
     other_node_gets_the_lock(cache, &key, Duration::from_secs(5)).await;
 }
 
-/// A renewal that wrote the new key and then lost the answer to the removal of the old entry
-/// (which did happen) fails, but hands the client the new key: the session, with everything
-/// acknowledged before, stays reachable.
-pub async fn renew_with_a_lost_removal_answer_keeps_the_session_reachable(cache: &SharedCache) {
-    let plain = store(cache, ConcurrencyMode::Optimistic);
-    let key = seeded(&plain).await;
-    let lost_answer: SharedCache = Arc::new(LateCalls {
+/// A cache that runs `operation` as `lands` says, `delay` late; the rest goes straight through.
+fn late(cache: &SharedCache, operation: &'static str, lands: Lands) -> Arc<LateCalls> {
+    Arc::new(LateCalls {
         inner: Arc::clone(cache),
-        operation: "remove_if_equals",
-        lands: Lands::BeforeTheAnswer,
+        operation,
+        lands,
         delay: Duration::from_secs(2),
         landed: Arc::default(),
-    });
+    })
+}
+
+/// Renews the session under `key` through `cache` with a 300 ms IO timeout; the renewal must
+/// fail with a store error. Returns the key the client is handed with the error, if any.
+async fn failed_renewal(cache: SharedCache, key: &SessionKey) -> Option<SessionKey> {
     let options = SessionOptions::builder()
         .io_timeout(Some(Duration::from_millis(300)))
         .build()
         .unwrap();
-    let login = SessionStore::new(lost_answer, options).open(Some(key.as_str()));
+    let login = SessionStore::new(cache, options).open(Some(key.as_str()));
     login.renew().await.unwrap();
     let failed = login.finish(false).await.unwrap_err();
     assert!(matches!(failed, SessionError::Commit(_)), "{failed:?}");
-    let moved = login
-        .key_after_failure()
+    login.key_after_failure().await
+}
+
+/// A renewal whose removal of the old entry happened but whose answer was lost fails without
+/// handing out a new key, and leaves no live copy anywhere: the old key starts afresh, so no
+/// tab still holding it can fork the session.
+pub async fn renew_with_a_lost_removal_answer_never_forks(cache: &SharedCache) {
+    let plain = store(cache, ConcurrencyMode::Optimistic);
+    let key = seeded(&plain).await;
+    let lost_answer = late(cache, "remove_if_equals", Lands::BeforeTheAnswer);
+    let moved = failed_renewal(lost_answer, &key).await;
+    assert_eq!(moved, None, "no new key was written: none is handed out");
+    assert_eq!(cache.get(key.as_str()).await.unwrap(), None);
+    assert_eq!(
+        counter(&plain, &key).await,
+        None,
+        "the old key starts afresh"
+    );
+}
+
+/// A renewal whose removal of the old entry was still on its way when the request gave up,
+/// and lands after another request wrote the session: the late removal is refused (the entry
+/// changed), so the session stays live under its old key with that write, and nothing else.
+pub async fn renew_with_a_late_removal_keeps_a_later_write(cache: &SharedCache) {
+    let plain = store(cache, ConcurrencyMode::Optimistic);
+    let key = seeded(&plain).await;
+    let slow = late(cache, "remove_if_equals", Lands::AfterTheDelay);
+    let landed = Arc::clone(&slow.landed);
+    let moved = failed_renewal(slow, &key).await;
+    assert_eq!(moved, None, "no new key was written: none is handed out");
+    let writer = plain.open(Some(key.as_str()));
+    assert_eq!(
+        writer
+            .update_i32("counter", |n| n.unwrap_or(0) + 1)
+            .await
+            .unwrap(),
+        1
+    );
+    writer.finish(false).await.unwrap();
+    landed.notified().await;
+    assert_eq!(
+        counter(&plain, &key).await,
+        Some(1),
+        "the acknowledged write is kept"
+    );
+}
+
+/// A renewal that removed the old entry and then lost the answer to the write under the new
+/// key (which did happen) fails, but hands the client the new key: the session stays reachable.
+pub async fn renew_with_a_lost_write_answer_hands_over_the_new_key(cache: &SharedCache) {
+    let plain = store(cache, ConcurrencyMode::Optimistic);
+    let key = seeded(&plain).await;
+    let lost_answer = late(cache, "set", Lands::BeforeTheAnswer);
+    let moved = failed_renewal(lost_answer, &key)
         .await
         .expect("the client is given the new key");
     assert_ne!(moved, key);
@@ -514,7 +567,9 @@ impl DistributedCache for LateCalls {
         self.inner.get(key).await
     }
     async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<(), CacheError> {
-        self.inner.set(key, value, options).await
+        let (inner, key, options) = (Arc::clone(&self.inner), key.to_owned(), options.clone());
+        self.run("set", async move { inner.set(&key, value, &options).await })
+            .await
     }
     async fn set_if(
         &self,

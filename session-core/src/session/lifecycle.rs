@@ -304,7 +304,7 @@ pub(crate) async fn write(shared: &StoreShared, state: &mut State) -> Result<boo
 }
 
 /// The commit loop. One round trip without a conflict (two for a renew or a purge followed by
-/// writes: the new key is written, then the old one removed if it is still what was loaded).
+/// writes: the old entry is removed if it is still what was loaded, then the new key written).
 ///
 /// On a conflict, the origin is re-read: gone → the session was purged, renewed or expired
 /// meanwhile and nothing is written ([`SessionError::SessionEnded`]), unless this request had
@@ -334,66 +334,57 @@ async fn commit(shared: &StoreShared, state: &mut State) -> Result<(), SessionEr
     };
     let entry_options = EntryOptions::sliding(options.idle_timeout);
     let mut backoff = Backoff::new();
-    // A key written by this loop that the client never learns of if the commit fails.
-    let mut fresh_key_written: Option<SessionKey> = None;
     let mut attempts = 0;
-    let outcome = loop {
+    loop {
         attempts += 1;
-        let attempt = attempt_commit(shared, state, &entry_options, last_write_wins).await;
-        match attempt {
-            Err(error) => break Err(error),
-            Ok(Attempt::Done(written)) => {
+        match attempt_commit(shared, state, &entry_options, last_write_wins).await? {
+            Attempt::Done(written) => {
                 state.committed(written);
                 return Ok(());
             }
-            Ok(Attempt::Uncertain { error, moved_to }) => {
-                // Keep the new entry (it may be the only copy now) and tell the client about it.
+            Attempt::Uncertain { error, moved_to } => {
+                // The old entry is gone; the new one may be stored: tell the client about it.
                 state.moved_to = Some(moved_to);
                 return Err(error);
             }
-            Ok(Attempt::Refused { wrote_fresh }) => {
-                if let Some(key) = wrote_fresh {
-                    fresh_key_written = Some(key);
-                }
-            }
+            Attempt::Refused => {}
         }
         if attempts >= options.max_commit_attempts {
-            break Err(SessionError::Conflict(attempts));
+            return Err(SessionError::Conflict(attempts));
         }
         // Another request changed the entry since we loaded it. Wait a little first: the
         // requests that lost this race would otherwise re-read and retry together and collide
         // again (see `backoff`).
         tracing::debug!(attempts, "session commit conflict; re-reading");
         backoff.sleep(None).await;
-        if let Err(error) = reread_and_rebase(shared, state).await {
-            break Err(error);
-        }
-    };
-    if let Some(key) = fresh_key_written {
-        // Data written under a new key that the client will not be told about: remove it
-        // rather than leave an orphan until the idle timeout.
-        if let Err(error) = io(shared, "remove", shared.cache.remove(key.as_str())).await {
-            tracing::debug!(%error, "could not remove an orphaned new session entry");
-        }
+        reread_and_rebase(shared, state).await?;
     }
-    outcome
 }
 
 enum Attempt {
     /// Committed; the payload now stored under the session key, if one was written.
     Done(Option<Bytes>),
-    /// The data was written under a fresh key, then the removal of the old entry failed
-    /// without an answer: it may or may not have happened.
+    /// The old entry was removed (renew, or new data after a purge), then the write under the
+    /// new key failed without an answer: it may or may not have happened.
     Uncertain {
         error: SessionError,
         moved_to: SessionKey,
     },
-    /// A condition did not hold; `wrote_fresh` names a new key written before the refusal.
-    Refused { wrote_fresh: Option<SessionKey> },
+    /// A condition did not hold; nothing was written.
+    Refused,
 }
 
-/// One attempt: the write under the session key (compare-and-set against the origin, or a plain
-/// write to a fresh key), then the conditional removal of a retired origin.
+/// One attempt: the conditional removal of a retired origin, then the write under the session
+/// key (compare-and-set against the origin, or a plain write to a fresh key).
+///
+/// **Why the removal comes first.** Moving a session to a new key touches two entries, and a
+/// store that stops answering can leave the second step's outcome unknown. Had the new key
+/// been written first, a lost removal would leave two live copies: the client's tabs still
+/// holding the old cookie would go on writing one while the others write the new one (a fork:
+/// increments answered twice, acknowledged writes lost, and a retired key serving data, which
+/// defeats the point of a renewal). Removing first, the old key is dead before the new one
+/// exists; the worst an unanswered call can do is end the session, as a logout would, and the
+/// response is an error.
 async fn attempt_commit(
     shared: &StoreShared,
     state: &State,
@@ -405,9 +396,28 @@ async fn attempt_commit(
     } else {
         None
     };
-    let mut wrote_fresh = None;
+    let cache = &shared.cache;
+    let mut retired = false;
+    if let Some(origin) = state.origin.as_ref().filter(|_| state.retire_origin) {
+        let removed = if last_write_wins {
+            io(shared, "remove", cache.remove(origin.key.as_str()))
+                .await
+                .map(|()| true)
+        } else {
+            io(
+                shared,
+                "remove_if_equals",
+                cache.remove_if_equals(origin.key.as_str(), &origin.base),
+            )
+            .await
+        }
+        .map_err(|e| SessionError::Commit(Arc::new(e)))?;
+        if !removed {
+            return Ok(Attempt::Refused);
+        }
+        retired = true;
+    }
     if let (Some(payload), Some(key)) = (&payload, &state.key) {
-        let cache = &shared.cache;
         // A key this request generated (new session, renew, new data after a purge) is
         // 128 random bits known to nobody else yet: a plain write cannot overwrite anyone.
         // Otherwise the write is a compare-and-set against what this request loaded.
@@ -416,7 +426,6 @@ async fn attempt_commit(
             .as_ref()
             .filter(|o| &o.key == key)
             .map(|o| o.base.clone());
-        let fresh = base.is_none();
         let applied = match base.filter(|_| !last_write_wins) {
             Some(base) => {
                 io(
@@ -438,45 +447,18 @@ async fn attempt_commit(
             )
             .await
             .map(|()| true),
-        }
-        .map_err(|e| SessionError::Commit(Arc::new(e)))?;
-        if !applied {
-            return Ok(Attempt::Refused { wrote_fresh: None });
-        }
-        if fresh && !last_write_wins {
-            wrote_fresh = Some(key.clone());
-        }
-    }
-    if let Some(origin) = state.origin.as_ref().filter(|_| state.retire_origin) {
-        let removed = if last_write_wins {
-            io(shared, "remove", shared.cache.remove(origin.key.as_str()))
-                .await
-                .map(|()| true)
-        } else {
-            io(
-                shared,
-                "remove_if_equals",
-                shared
-                    .cache
-                    .remove_if_equals(origin.key.as_str(), &origin.base),
-            )
-            .await
         };
-        let removed = match (removed, &wrote_fresh) {
-            (Ok(removed), _) => removed,
-            // The data is under the new key, and the old entry may be gone already (the
-            // answer was lost, not necessarily the removal): the client must get the new key,
-            // or it could lose its session (see `State::moved_to`).
-            (Err(error), Some(fresh)) => {
+        match applied {
+            Ok(true) => {}
+            Ok(false) => return Ok(Attempt::Refused),
+            // The old key is gone already: the new one is the only place the data can be.
+            Err(error) if retired => {
                 return Ok(Attempt::Uncertain {
                     error: SessionError::Commit(Arc::new(error)),
-                    moved_to: fresh.clone(),
+                    moved_to: key.clone(),
                 });
             }
-            (Err(error), None) => return Err(SessionError::Commit(Arc::new(error))),
-        };
-        if !removed {
-            return Ok(Attempt::Refused { wrote_fresh });
+            Err(error) => return Err(SessionError::Commit(Arc::new(error))),
         }
     }
     Ok(Attempt::Done(payload))

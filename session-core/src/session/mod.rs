@@ -95,10 +95,12 @@ impl RequestSession {
     }
 
     /// After [`finish`](Self::finish) (or a commit) failed: a session key the client must
-    /// still be sent, with the error response. Set only when a renewal wrote the session under
-    /// its new key and then got no answer to the removal of the old entry, which may be gone
-    /// already: without the new key the client would lose its session. The renewal itself is
-    /// not acknowledged (the response is an error), but nothing stored is out of reach.
+    /// still be sent, with the error response. Set only when a renewal removed the old entry
+    /// and then got no answer to the write of the session under its new key, which may have
+    /// happened: without the new key the client could not reach it. The renewal itself is not
+    /// acknowledged (the response is an error). A renewal never leaves both keys live: the old
+    /// entry is removed first, so an unanswered call can end the session (as a logout would),
+    /// never fork it.
     pub async fn key_after_failure(&self) -> Option<SessionKey> {
         self.session.inner.state.lock().await.moved_to.clone()
     }

@@ -118,9 +118,9 @@ pub(crate) struct State {
     pub(crate) read_all: bool,
     pub(crate) modified: bool,
     pub(crate) lock: Option<HeldLock>,
-    /// A renewal wrote the data under this new key, then lost the answer to the removal of the
-    /// old entry, which may be gone: the client must be sent this key even though the request
-    /// fails, or its session (with writes other requests had acknowledged) would be out of reach.
+    /// A renewal removed the old entry, then lost the answer to the write of the data under
+    /// this new key, which may have happened: the client must be sent this key even though the
+    /// request fails, or its session (if stored) would be out of reach.
     pub(crate) moved_to: Option<SessionKey>,
     /// A commit of this request failed: its changes were dropped, and every later accessor and
     /// the end of the request answer this error (a handler that ignored it cannot answer 2xx).
