@@ -196,9 +196,13 @@ impl SessionMiddlewareBuilder {
         self
     }
 
-    /// The cookie `Max-Age`; `None` (the default) for a cookie that lives until the browser
-    /// closes. The cookie is sent when a session starts (or is renewed), so a max-age bounds the
-    /// session's life from its start, whatever its activity.
+    /// The cookie `Max-Age` of every session; `None` (the default) for a cookie that lives until
+    /// the browser closes. A persistent cookie rolls with activity: it records its issue time
+    /// (signed), and a request that uses its session re-sends it with a full `Max-Age` once
+    /// less than half of it remains (no extra store call). The store entry still expires after
+    /// the idle timeout; for sessions that should outlive it ("remember me"), call
+    /// [`Session::remember`](session_core::Session::remember) at login instead, which gives
+    /// that one session a persistent cookie and a store lifetime as long.
     pub fn cookie_max_age(mut self, max_age: Option<Duration>) -> Self {
         self.max_age = max_age;
         self

@@ -9,7 +9,7 @@ use actix_web::http::header::{self, HeaderValue};
 use session_core::SessionKey;
 
 use crate::config::CookieSecurePolicy;
-use crate::verify::{CookieVerifier, VerifiedCookie};
+use crate::verify::{CookieLifetime, CookieVerifier, VerifiedCookie};
 
 /// The validated cookie settings of one middleware.
 #[derive(Debug, Clone)]
@@ -50,11 +50,48 @@ impl CookieSettings {
         }
     }
 
-    /// The cookie carrying `key`, signed with the current key.
-    pub(crate) fn session_cookie(&self, key: &SessionKey, secure: bool) -> Cookie<'static> {
-        let mut cookie = self.base(self.verifier.sign(key), secure);
-        if let Some(age) = self.max_age {
-            cookie.set_max_age(time::Duration::try_from(age).unwrap_or(time::Duration::MAX));
+    /// The life a cookie issued now gets: the session's remembered lifetime if it has one
+    /// (see [`Session::remember`](session_core::Session::remember)), else the configured
+    /// `cookie_max_age`, else none (a browser-session cookie).
+    pub(crate) fn lifetime_now(&self, remembered: Option<Duration>) -> Option<CookieLifetime> {
+        match (remembered, self.max_age) {
+            (Some(lifetime), _) => Some(CookieLifetime::starting_now(lifetime, true)),
+            (None, Some(age)) => Some(CookieLifetime::starting_now(age, false)),
+            (None, None) => None,
+        }
+    }
+
+    /// Whether a client's verified cookie should be sent again with a fresh life because it is
+    /// persistent and past half of it, or its recorded life differs from what it should have
+    /// now (the configured `cookie_max_age` changed, or the cookie predates it).
+    pub(crate) fn needs_renewal(
+        &self,
+        sent: Option<&CookieLifetime>,
+        due: Option<&CookieLifetime>,
+    ) -> bool {
+        match (sent, due) {
+            (_, None) => sent.is_some(),
+            (None, Some(_)) => true,
+            (Some(sent), Some(due)) => {
+                sent.max_age != due.max_age
+                    || sent.remembered != due.remembered
+                    || sent.needs_renewal_at(due.issued_at)
+            }
+        }
+    }
+
+    /// The cookie carrying `key` with `lifetime` (`Max-Age`), signed with the current key.
+    pub(crate) fn session_cookie(
+        &self,
+        key: &SessionKey,
+        lifetime: Option<&CookieLifetime>,
+        secure: bool,
+    ) -> Cookie<'static> {
+        let mut cookie = self.base(self.verifier.sign_with_lifetime(key, lifetime), secure);
+        if let Some(lifetime) = lifetime {
+            cookie.set_max_age(
+                time::Duration::try_from(lifetime.max_age).unwrap_or(time::Duration::MAX),
+            );
         }
         cookie
     }
@@ -111,7 +148,7 @@ mod tests {
     fn a_set_cookie_is_read_back_from_the_request() {
         let s = settings(key(2), vec![key(1)]);
         let k = SessionKey::generate();
-        let cookie = s.session_cookie(&k, false);
+        let cookie = s.session_cookie(&k, None, false);
         let req = TestRequest::default()
             .insert_header((header::COOKIE, format!("theme=dark; {}", pair(&cookie))))
             .to_http_request();
@@ -123,7 +160,7 @@ mod tests {
     #[test]
     fn every_cookie_header_is_read() {
         let s = settings(key(1), vec![]);
-        let pair = pair(&s.session_cookie(&SessionKey::generate(), false));
+        let pair = pair(&s.session_cookie(&SessionKey::generate(), None, false));
         let req = TestRequest::default()
             .append_header((header::COOKIE, pair.as_str()))
             .append_header((header::COOKIE, pair.as_str()))
@@ -159,7 +196,10 @@ mod tests {
         let mut s = settings(key(1), vec![]);
         s.domain = Some("example.com".into());
         s.max_age = Some(Duration::from_secs(60));
-        let cookie = s.session_cookie(&SessionKey::generate(), true).to_string();
+        let lifetime = s.lifetime_now(None);
+        let cookie = s
+            .session_cookie(&SessionKey::generate(), lifetime.as_ref(), true)
+            .to_string();
         for attribute in [
             "HttpOnly",
             "SameSite=Lax",

@@ -92,13 +92,14 @@ pub use error::{DEFAULT_CONFLICT_STATUS, SessionHttpError};
 pub use extract::{Session, SessionExt};
 pub use middleware::{SessionMiddleware, SessionMiddlewareService};
 pub use verify::{
-    CookieVerifier, MAX_COOKIE_PAIR_BYTES, MAX_SESSION_COOKIE_VALUE_BYTES, VerifiedCookie,
+    CookieLifetime, CookieVerifier, MAX_COOKIE_PAIR_BYTES, MAX_SESSION_COOKIE_VALUE_BYTES,
+    VerifiedCookie,
 };
 
 /// The session types of `session-core`, re-exported for convenience.
 pub use session_core::{
-    CacheError, ConcurrencyMode, CookieAction, SessionError, SessionKey, SessionOptions,
-    SharedCache,
+    CacheError, ConcurrencyMode, CookieAction, MAX_REMEMBER, SessionError, SessionKey,
+    SessionOptions, SharedCache,
 };
 
 /// The workspace README's Rust snippets, compiled as doc-tests so the README cannot drift from the API.

@@ -19,6 +19,7 @@ use crate::config::{BuildError, CommitFailurePolicy, SessionMiddlewareBuilder};
 use crate::cookie::CookieSettings;
 use crate::error::{ErrorChain, error_response};
 use crate::slot::SessionSlot;
+use crate::verify::CookieLifetime;
 
 /// Server-side sessions for an actix-web `App` or scope: `App::new().wrap(middleware.clone())`.
 ///
@@ -224,7 +225,7 @@ async fn finish<B>(
             None => return response,
         }
     };
-    let (session, resign) = (&opened.request, opened.resign.as_ref());
+    let (session, sent) = (&opened.request, opened.cookie.as_ref());
     let started = Instant::now();
     let outcome = session.finish(config.refresh_on_every_request).await;
     let action = match &outcome {
@@ -238,17 +239,32 @@ async fn finish<B>(
         elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         "session finished"
     );
+    // The life a cookie sent now gets (persistent if the session is remembered or
+    // `cookie_max_age` is set).
+    let (remembered, lifetime_changed) = session.lifetime().await;
+    let due = config.cookie.lifetime_now(remembered);
     match outcome {
         Ok(CookieAction::Set(key)) => {
-            set_session_cookie(config, &mut response, &key);
+            set_session_cookie(config, &mut response, &key, due.as_ref());
             response
         }
-        // Key rotation: the same key, signed with the current key. (If the key turned out to be
-        // unknown to the store, re-signing it changes nothing: its next request starts over the
-        // same way.)
-        Ok(CookieAction::Keep) if resign.is_some() => {
-            if let Some(verified) = resign {
-                set_session_cookie(config, &mut response, verified.key());
+        Ok(CookieAction::Keep) => {
+            if let Some(sent) = sent {
+                // Key rotation: the same key, signed with the current key. (If the key turned
+                // out to be unknown to the store, re-signing it changes nothing: its next
+                // request starts over the same way.) A persistent cookie past half of its life,
+                // or whose session was (un)remembered, is sent again with a fresh life, but only
+                // for a session this request found stored (the load slid the entry's expiry
+                // too, so cookie and entry keep agreeing; no extra store call).
+                let resend = sent.signed_with_previous_key()
+                    || ((lifetime_changed
+                        || config
+                            .cookie
+                            .needs_renewal(sent.lifetime().as_ref(), due.as_ref()))
+                        && session.is_stored().await);
+                if resend {
+                    set_session_cookie(config, &mut response, sent.key(), due.as_ref());
+                }
             }
             response
         }
@@ -274,7 +290,7 @@ async fn finish<B>(
                     "session commit failed; response sent anyway (CommitFailurePolicy::LogOnly)"
                 );
                 if let Some(key) = session.key_after_failure().await {
-                    set_session_cookie(config, &mut response, &key);
+                    set_session_cookie(config, &mut response, &key, due.as_ref());
                 }
                 response
             }
@@ -290,7 +306,7 @@ async fn finish<B>(
                 let mut failed = ServiceResponse::new(request, opaque).map_into_right_body();
                 // A renewal that may have removed the old entry: the client needs the new key.
                 if let Some(key) = session.key_after_failure().await {
-                    set_session_cookie(config, &mut failed, &key);
+                    set_session_cookie(config, &mut failed, &key, due.as_ref());
                 }
                 failed
             }
@@ -298,11 +314,19 @@ async fn finish<B>(
     }
 }
 
-/// Adds the signed cookie for `key`, and marks the response uncacheable: a shared cache must not
-/// hand one client's session cookie to another.
-fn set_session_cookie<B>(config: &MiddlewareConfig, response: &mut Response<B>, key: &SessionKey) {
+/// Adds the signed cookie for `key` with `lifetime`, and marks the response uncacheable: a shared
+/// cache must not hand one client's session cookie to another.
+fn set_session_cookie<B>(
+    config: &MiddlewareConfig,
+    response: &mut Response<B>,
+    key: &SessionKey,
+    lifetime: Option<&CookieLifetime>,
+) {
     let secure = config.cookie.secure_for(response.request());
-    add_cookie(response, &config.cookie.session_cookie(key, secure));
+    add_cookie(
+        response,
+        &config.cookie.session_cookie(key, lifetime, secure),
+    );
     let headers = response.headers_mut();
     headers.insert(
         header::CACHE_CONTROL,

@@ -35,9 +35,10 @@ pub(crate) struct Opened {
     pub(crate) request: RequestSession,
     /// The handle handed to handlers.
     pub(crate) session: Session,
-    /// The request's cookie if it verified with a *previous* signing key: re-sent signed with the
-    /// current key if the session lives on (key rotation).
-    pub(crate) resign: Option<VerifiedCookie>,
+    /// The request's verified cookie, if any: re-sent signed with the current key if it verified
+    /// with a *previous* one (key rotation), or re-sent with a fresh life if it is persistent
+    /// and past half of it.
+    pub(crate) cookie: Option<VerifiedCookie>,
 }
 
 impl SessionSlot {
@@ -54,13 +55,19 @@ impl SessionSlot {
         self.0.opened.get_or_init(|| {
             let config = &self.0.config;
             let verified = config.cookie.read(req);
+            // A remembered session keeps its lifetime: the signed cookie says which it is.
+            let remembered = verified
+                .as_ref()
+                .and_then(VerifiedCookie::lifetime)
+                .filter(|l| l.remembered)
+                .map(|l| l.max_age);
             let request = config
                 .store
-                .open(verified.as_ref().map(|v| v.key().as_str()));
+                .open_remembered(verified.as_ref().map(|v| v.key().as_str()), remembered);
             Opened {
                 session: Session::new(request.session().clone()),
                 request,
-                resign: verified.filter(VerifiedCookie::signed_with_previous_key),
+                cookie: verified,
             }
         })
     }

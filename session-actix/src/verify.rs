@@ -3,6 +3,7 @@
 //! middleware, the property tests and the fuzz target all go through it.
 
 use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::cookie::{Cookie, CookieJar, Key};
 use session_core::SessionKey;
@@ -13,7 +14,8 @@ use session_core::SessionKey;
 pub const MAX_COOKIE_PAIR_BYTES: usize = 4096;
 
 /// Longest session cookie value verified: a signed key is 44 characters of base64 HMAC plus the
-/// 36-character key. Anything much longer cannot be ours and is dropped before any HMAC work.
+/// 36-character key (and, for a persistent cookie, at most 45 characters of [`CookieLifetime`]).
+/// Anything much longer cannot be ours and is dropped before any HMAC work.
 pub const MAX_SESSION_COOKIE_VALUE_BYTES: usize = 256;
 
 /// Verifies session cookies signed with the current key or a previous one (key rotation), and
@@ -32,7 +34,7 @@ pub const MAX_SESSION_COOKIE_VALUE_BYTES: usize = 256;
 /// | a pair over [`MAX_COOKIE_PAIR_BYTES`] or a value over [`MAX_SESSION_COOKIE_VALUE_BYTES`] | `None`, without HMAC work |
 /// | a cookie of our name that does not parse (e.g. bad percent-encoding) | `None` |
 /// | a bad or truncated signature, or one by an unknown key | `None` |
-/// | a valid signature over anything but a well-formed [`SessionKey`] | `None` |
+/// | a valid signature over anything but a well-formed [`SessionKey`] (optionally followed by a well-formed [`CookieLifetime`]) | `None` |
 ///
 /// Cookie pairs are split and percent-decoded exactly as actix-web's `HttpRequest::cookies`
 /// does; pairs of other names are ignored (even unparsable ones).
@@ -73,6 +75,83 @@ impl fmt::Debug for CookieVerifier {
 pub struct VerifiedCookie {
     key: SessionKey,
     previous_key: bool,
+    lifetime: Option<CookieLifetime>,
+}
+
+/// The life of a persistent session cookie, recorded in the cookie's signed value (so a client
+/// cannot extend it): when it was issued and for how long. A browser-session cookie (no
+/// `Max-Age`) records none.
+///
+/// Knowing its cookie's age without a store call is what lets the middleware re-send a
+/// persistent cookie before it expires while its session is still in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CookieLifetime {
+    /// When the cookie was issued, in whole seconds since the Unix epoch.
+    pub issued_at: u64,
+    /// The cookie's `Max-Age`.
+    pub max_age: Duration,
+    /// Whether the session itself is remembered for `max_age`
+    /// ([`Session::remember`](session_core::Session::remember)), rather than the cookie being
+    /// persistent by the middleware's [`cookie_max_age`](crate::SessionMiddlewareBuilder::cookie_max_age).
+    pub remembered: bool,
+}
+
+impl CookieLifetime {
+    /// A cookie issued at `issued_at` (seconds since the Unix epoch) for `max_age`.
+    #[must_use]
+    pub fn new(issued_at: u64, max_age: Duration, remembered: bool) -> Self {
+        Self {
+            issued_at,
+            max_age,
+            remembered,
+        }
+    }
+
+    /// A cookie issued now for `max_age`.
+    #[must_use]
+    pub fn starting_now(max_age: Duration, remembered: bool) -> Self {
+        Self::new(unix_now(), max_age, remembered)
+    }
+
+    /// Whether less than half of the cookie's life remains at `now` (seconds since the Unix
+    /// epoch): it should be sent again, so that it does not expire while its session is used.
+    #[must_use]
+    pub fn needs_renewal_at(&self, now: u64) -> bool {
+        let half = self.max_age.as_secs() / 2;
+        now.saturating_sub(self.issued_at) >= half
+    }
+
+    /// The signed value's suffix: `.r.<issued>.<max-age>` (remembered) or `.p.<...>`.
+    fn encode(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let kind = if self.remembered { 'r' } else { 'p' };
+        // Writing to a `String` cannot fail.
+        let _ = write!(out, ".{kind}.{}.{}", self.issued_at, self.max_age.as_secs());
+    }
+
+    /// Parses what [`encode`](Self::encode) wrote (without the leading dot).
+    fn decode(text: &str) -> Option<Self> {
+        let mut parts = text.split('.');
+        let remembered = match parts.next()? {
+            "r" => true,
+            "p" => false,
+            _ => return None,
+        };
+        let issued_at = parts.next()?.parse().ok()?;
+        let max_age = Duration::from_secs(parts.next()?.parse().ok()?);
+        if parts.next().is_some() || max_age.is_zero() {
+            return None;
+        }
+        Some(Self::new(issued_at, max_age, remembered))
+    }
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl VerifiedCookie {
@@ -86,6 +165,12 @@ impl VerifiedCookie {
     #[must_use]
     pub fn into_key(self) -> SessionKey {
         self.key
+    }
+
+    /// The persistent cookie's recorded life; `None` for a browser-session cookie.
+    #[must_use]
+    pub fn lifetime(&self) -> Option<CookieLifetime> {
+        self.lifetime
     }
 
     /// True when the signature is by a previous key, not the current one: the cookie should be
@@ -154,9 +239,24 @@ impl CookieVerifier {
     /// base64, then the key).
     #[must_use]
     pub fn sign(&self, key: &SessionKey) -> String {
+        self.sign_with_lifetime(key, None)
+    }
+
+    /// The value of a session cookie carrying `key` and, for a persistent cookie, its
+    /// `lifetime` (signed with the key, so that a client cannot change it).
+    #[must_use]
+    pub fn sign_with_lifetime(
+        &self,
+        key: &SessionKey,
+        lifetime: Option<&CookieLifetime>,
+    ) -> String {
+        let mut plain = key.as_str().to_owned();
+        if let Some(lifetime) = lifetime {
+            lifetime.encode(&mut plain);
+        }
         let mut jar = CookieJar::new();
         jar.signed_mut(&self.current)
-            .add(Cookie::new(self.name.clone(), key.as_str().to_owned()));
+            .add(Cookie::new(self.name.clone(), plain));
         // `add` always stores the cookie it is given, under its name.
         jar.get(&self.name)
             .map(|cookie| cookie.value().to_owned())
@@ -182,8 +282,19 @@ impl CookieVerifier {
                     .map(|c| (c, i > 0))
             })
             .ok_or(Rejection::BadSignature)?;
-        let key = SessionKey::parse(verified.value()).ok_or(Rejection::MalformedKey)?;
-        Ok(VerifiedCookie { key, previous_key })
+        let (key, lifetime) = match verified.value().split_once('.') {
+            None => (verified.value(), None),
+            Some((key, rest)) => (
+                key,
+                Some(CookieLifetime::decode(rest).ok_or(Rejection::MalformedKey)?),
+            ),
+        };
+        let key = SessionKey::parse(key).ok_or(Rejection::MalformedKey)?;
+        Ok(VerifiedCookie {
+            key,
+            previous_key,
+            lifetime,
+        })
     }
 
     /// The (percent-decoded) value of the one cookie of our name.
@@ -305,6 +416,52 @@ mod tests {
         let value = jar.get("session").unwrap().value().to_owned();
         assert_eq!(verify(&v, &format!("session={value}")), None);
         assert_eq!(v.verify(std::iter::empty()), None);
+    }
+
+    #[test]
+    fn a_persistent_cookie_carries_its_signed_lifetime() {
+        let v = CookieVerifier::new("session", key(1));
+        let k = SessionKey::generate();
+        for remembered in [true, false] {
+            let lifetime =
+                CookieLifetime::new(1_700_000_000, Duration::from_secs(86_400), remembered);
+            let value = v.sign_with_lifetime(&k, Some(&lifetime));
+            assert!(value.len() <= MAX_SESSION_COOKIE_VALUE_BYTES);
+            let verified = v.verify([format!("session={value}").as_bytes()]).unwrap();
+            assert_eq!(verified.key(), &k);
+            assert_eq!(verified.lifetime(), Some(lifetime));
+        }
+        let plain = v.verify([format!("session={}", v.sign(&k)).as_bytes()]);
+        assert_eq!(plain.unwrap().lifetime(), None);
+        // The longest lifetime fits under the value limit.
+        let longest = CookieLifetime::new(u64::MAX, Duration::from_secs(u64::MAX), true);
+        assert!(v.sign_with_lifetime(&k, Some(&longest)).len() <= MAX_SESSION_COOKIE_VALUE_BYTES);
+    }
+
+    #[test]
+    fn a_malformed_lifetime_is_refused_even_when_signed() {
+        let v = CookieVerifier::new("session", key(1));
+        let k = SessionKey::generate();
+        for suffix in [
+            ".x.1.2", ".r.1", ".r.1.0", ".r.a.2", ".r.1.2.3", ".", ".r..2", ".p.-1.2",
+        ] {
+            let mut jar = CookieJar::new();
+            jar.signed_mut(&key(1))
+                .add(Cookie::new("session", format!("{}{suffix}", k.as_str())));
+            let value = jar.get("session").unwrap().value().to_owned();
+            assert_eq!(verify(&v, &format!("session={value}")), None, "{suffix}");
+        }
+    }
+
+    #[test]
+    fn renewal_is_due_at_half_the_life() {
+        let lifetime = CookieLifetime::new(1_000, Duration::from_secs(100), true);
+        assert!(!lifetime.needs_renewal_at(1_049));
+        assert!(lifetime.needs_renewal_at(1_050));
+        assert!(
+            !lifetime.needs_renewal_at(0),
+            "a clock behind the issue time"
+        );
     }
 
     #[test]

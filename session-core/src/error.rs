@@ -219,6 +219,10 @@ pub enum SessionError {
         "the session ended (purged, renewed or expired) while this request used it; nothing was written"
     )]
     SessionEnded,
+    /// [`Session::remember`](crate::Session::remember) was given a lifetime under one second
+    /// or over [`MAX_REMEMBER`](crate::MAX_REMEMBER).
+    #[error("a remembered session's lifetime must be between 1 s and 400 days, not {0:?}")]
+    InvalidLifetime(Duration),
     /// The session was already finished (committed at end of request) and can no longer change.
     #[error("the session is already finished")]
     Finished,

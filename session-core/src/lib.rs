@@ -33,3 +33,7 @@ pub use error::{BoxError, CacheError, CodecError, ConfigError, EntryOptionsError
 pub use options::{ConcurrencyMode, SessionOptions, SessionOptionsBuilder};
 pub use session::{CookieAction, REFRESH_SKIP_WINDOW, RequestSession, Session, SessionStore};
 pub use token::{LockToken, SessionKey};
+
+/// The longest lifetime [`Session::remember`] accepts: 400 days, the cap browsers put on a
+/// cookie's lifetime (RFC 6265bis), so the store entry never outlives every cookie naming it.
+pub const MAX_REMEMBER: std::time::Duration = std::time::Duration::from_secs(400 * 24 * 3600);

@@ -12,6 +12,14 @@ use session_actix::{
     SessionMiddlewareBuilder, SessionOptions, SharedCache,
 };
 
+mod remember;
+
+pub use remember::{
+    cookie_max_age_rolls_with_activity, persistent_cookie_rolls_past_half_its_life,
+    remember_survives_renew_and_ends_with_forget_or_logout,
+    remembered_session_outlives_the_idle_timeout,
+};
+
 use super::client::{Reply, TestJar, client, session_key_of, signed_cookie_value};
 use super::wrappers::{
     CallCounts, CountingCache, FailingCache, INJECTED_FAILURE_MARKER, StallingCache,

@@ -203,10 +203,10 @@ pub fn signed_cookie_value(key: &Key, name: &str) -> String {
 }
 
 /// The session key inside a signed cookie value. actix-web's signed cookies are the base64
-/// HMAC (44 characters) followed by the value; the suite uses this to look the entry up in
-/// the store directly.
+/// HMAC (44 characters) followed by the value, whose first 36 characters are the session key
+/// (a persistent cookie's lifetime follows it); the suite uses this to look the entry up in
+/// the store directly. Empty if the value is too short to hold one.
 #[must_use]
 pub fn session_key_of(cookie_value: &str) -> &str {
-    let split = cookie_value.len().saturating_sub(36);
-    &cookie_value[split..]
+    cookie_value.get(44..80).unwrap_or_default()
 }

@@ -41,6 +41,10 @@
 //! | [`diag_session_reports_cache`](cases::diag_session_reports_cache) | `/diag/session` answers as the guide's route |
 //! | [`exclusive_mode_releases_lock_each_request`](cases::exclusive_mode_releases_lock_each_request) | exclusive mode: lock taken and freed per request |
 //! | [`previous_key_cookie_is_resigned_with_current_key`](cases::previous_key_cookie_is_resigned_with_current_key) | key rotation: old-key cookie accepted and re-sent signed by the current key |
+//! | [`remembered_session_outlives_the_idle_timeout`](cases::remembered_session_outlives_the_idle_timeout) | `/login?remember=30`: persistent cookie, store entry outlives the idle timeout |
+//! | [`persistent_cookie_rolls_past_half_its_life`](cases::persistent_cookie_rolls_past_half_its_life) | a remembered cookie past half its life is re-sent, at no extra store call |
+//! | [`cookie_max_age_rolls_with_activity`](cases::cookie_max_age_rolls_with_activity) | `cookie_max_age` cookies roll too; older cookies get the setting |
+//! | [`remember_survives_renew_and_ends_with_forget_or_logout`](cases::remember_survives_renew_and_ends_with_forget_or_logout) | remember carried by renew; `/forget` and `/logout` end it; bad `remember` refused |
 
 pub mod cases;
 mod client;
@@ -91,6 +95,10 @@ macro_rules! http_acceptance_suite {
             diag_session_reports_cache,
             exclusive_mode_releases_lock_each_request,
             previous_key_cookie_is_resigned_with_current_key,
+            remembered_session_outlives_the_idle_timeout,
+            persistent_cookie_rolls_past_half_its_life,
+            cookie_max_age_rolls_with_activity,
+            remember_survives_renew_and_ends_with_forget_or_logout,
         );
     };
 }

@@ -7,7 +7,8 @@
 //! | `POST /incr` | increments the `i32` `rmw` by get-then-set (409 if a concurrent request changed it first) | `{"rmw":N,"sessionId":"..."}` |
 //! | `GET /state` | reads `counter`, `rmw` and the marks (`null` when missing) | `{"counter":N,"rmw":N,"marks":[...],"sessionId":"..."}` |
 //! | `GET /user[?user=NAME]` | with `user`, sets the string `user`; reads it | `{"user":"NAME"}` or `{"user":null}` |
-//! | `POST /login?user=NAME` | renews the session key, then sets `user` | `{"user":"NAME"}` |
+//! | `POST /login?user=NAME[&remember=DAYS]` | renews the session key, then sets `user`; with `remember`, remembers the session for 1 to 400 days (a persistent cookie, rolled while in use) | `{"user":"NAME"}` (400 for a bad `remember`) |
+//! | `POST /forget` | stops remembering the session (a browser-session cookie again) | `{"remembered":false}` |
 //! | `POST /logout` | purges the session (entry removed, cookie deleted) | `{"session":"purged"}` |
 //! | `POST /clear` | removes every entry (the session lives on) | `{"session":"cleared"}` |
 //! | `GET /diag/session` | sets `color`=`blue` if absent, pings the cache (`web::Data<SharedCache>`) | `{"session":"blue","cacheType":"...","sessionId":"..."}` |
@@ -48,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/user", web::get().to(user))
         .route("/login", web::post().to(login))
         .route("/logout", web::post().to(logout))
+        .route("/forget", web::post().to(forget))
         .route("/clear", web::post().to(clear))
         .route("/diag/session", web::get().to(diag))
         .route("/mark/{name}", web::post().to(mark))
@@ -123,34 +125,51 @@ async fn user(session: Session, query: Query) -> Result<HttpResponse, SessionHtt
 }
 
 /// The guide's login: privileges change, so the session moves to a new key first (defeats
-/// session fixation), keeping its data. `None` without a `user`.
-async fn log_in(session: &Session, query: &Query) -> Result<Option<String>, SessionHttpError> {
+/// session fixation), keeping its data; with `remember=DAYS`, the session is remembered ("remember
+/// me"). `Err` is the answer to a bad query (no `user`, a bad `remember`), checked before the
+/// session is touched.
+async fn log_in(
+    session: &Session,
+    query: &Query,
+) -> Result<Result<String, HttpResponse>, SessionHttpError> {
     let Some(name) = query.get("user").filter(|n| !n.is_empty()) else {
-        return Ok(None);
+        return Ok(Err(bad_request("missing `user`")));
+    };
+    let remember = match query.get("remember").map(|d| d.parse::<u64>()) {
+        None => None,
+        Some(Ok(days @ 1..=400)) => Some(Duration::from_secs(days * 24 * 3600)),
+        Some(_) => {
+            return Ok(Err(bad_request(
+                "`remember` must be a number of days from 1 to 400",
+            )));
+        }
     };
     session.renew().await?;
     session.set_string("user", name).await?;
-    Ok(Some(name.clone()))
+    if let Some(lifetime) = remember {
+        session.remember(lifetime).await?;
+    }
+    Ok(Ok(name.clone()))
 }
 
-/// The answer to a login without a `user`.
-fn missing_user() -> HttpResponse {
-    HttpResponse::BadRequest().json(json!({ "error": "missing `user`" }))
+/// A 400 answer.
+fn bad_request(error: &str) -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({ "error": error }))
 }
 
-/// `POST /login?user=NAME`: renews the session key, then stores the user.
+/// `POST /login?user=NAME[&remember=DAYS]`: renews the session key, then stores the user.
 async fn login(session: Session, query: Query) -> Result<HttpResponse, SessionHttpError> {
     Ok(match log_in(&session, &query).await? {
-        Some(name) => HttpResponse::Ok().json(json!({ "user": name })),
-        None => missing_user(),
+        Ok(name) => HttpResponse::Ok().json(json!({ "user": name })),
+        Err(refused) => refused,
     })
 }
 
 /// `POST /t/login?user=NAME`: `/login` plus the session id (carried over by the renewal).
 async fn traced_login(session: Session, query: Query) -> Result<HttpResponse, SessionHttpError> {
     match log_in(&session, &query).await? {
-        Some(name) => with_session_id(&session, json!({ "user": name })).await,
-        None => Ok(missing_user()),
+        Ok(name) => with_session_id(&session, json!({ "user": name })).await,
+        Err(refused) => Ok(refused),
     }
 }
 
@@ -164,6 +183,12 @@ async fn logout(session: Session) -> Result<HttpResponse, SessionHttpError> {
 async fn clear(session: Session) -> Result<HttpResponse, SessionHttpError> {
     session.clear().await?;
     Ok(HttpResponse::Ok().json(json!({ "session": "cleared" })))
+}
+
+/// `POST /forget`: the session is no longer remembered.
+async fn forget(session: Session) -> Result<HttpResponse, SessionHttpError> {
+    session.stop_remembering().await?;
+    Ok(HttpResponse::Ok().json(json!({ "remembered": false })))
 }
 
 /// `GET /diag/session`: the guide's diagnostic route.

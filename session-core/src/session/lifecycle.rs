@@ -332,7 +332,7 @@ async fn commit(shared: &StoreShared, state: &mut State) -> Result<(), SessionEr
         ),
         _ => None,
     };
-    let entry_options = EntryOptions::sliding(options.idle_timeout);
+    let entry_options = EntryOptions::sliding(state.lifetime.unwrap_or(options.idle_timeout));
     let mut backoff = Backoff::new();
     let mut attempts = 0;
     loop {

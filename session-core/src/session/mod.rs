@@ -9,6 +9,7 @@ mod typed;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::Mutex;
@@ -105,6 +106,21 @@ impl RequestSession {
         self.session.inner.state.lock().await.moved_to.clone()
     }
 
+    /// The session's remembered lifetime (see [`Session::remember`]) and whether it changed in
+    /// this request (the cookie must then be sent again). Read after [`finish`](Self::finish).
+    pub async fn lifetime(&self) -> (Option<Duration>, bool) {
+        let state = self.session.inner.state.lock().await;
+        (state.lifetime, state.lifetime_changed)
+    }
+
+    /// Whether the session is stored under the key the client holds, as far as this request
+    /// knows without a store call: it was loaded (or written) and not purged. A web
+    /// integration re-sends a persistent cookie only for such a session.
+    pub async fn is_stored(&self) -> bool {
+        let state = self.session.inner.state.lock().await;
+        state.origin.is_some() && !state.purged
+    }
+
     /// Whether the request touched the session (loaded it or tried to).
     pub async fn was_accessed(&self) -> bool {
         !matches!(
@@ -131,12 +147,16 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
-    pub(crate) fn open(shared: Arc<StoreShared>, key: Option<SessionKey>) -> RequestSession {
+    pub(crate) fn open(
+        shared: Arc<StoreShared>,
+        key: Option<SessionKey>,
+        lifetime: Option<Duration>,
+    ) -> RequestSession {
         RequestSession {
             session: Self {
                 inner: Arc::new(Inner {
                     shared,
-                    state: Mutex::new(State::new(key)),
+                    state: Mutex::new(State::new(key, lifetime)),
                 }),
             },
         }
@@ -257,6 +277,61 @@ impl Session {
             Ok(())
         })
         .await
+    }
+
+    /// Remembers this session for `lifetime` ("remember me", typically at login): its entry is
+    /// written with `lifetime` as sliding expiration instead of the idle timeout, and the web
+    /// integration sends a persistent cookie that lasts as long (session-actix re-sends it
+    /// whenever less than half of its life remains, on requests that use the session, so it
+    /// never expires while the session is in use). The choice is carried by the signed cookie
+    /// to the session's later requests, survives [`renew`](Self::renew) and ends with
+    /// [`purge`](Self::purge) or [`stop_remembering`](Self::stop_remembering).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use session_core::{Session, SessionError};
+    /// async fn login(session: &Session, user: &str, remember_me: bool) -> Result<(), SessionError> {
+    ///     session.renew().await?; // a new key at every privilege change
+    ///     session.set_string("user", user).await?;
+    ///     if remember_me {
+    ///         session.remember(Duration::from_secs(30 * 24 * 3600)).await?;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// [`SessionError::InvalidLifetime`] unless `lifetime` is between one second and
+    /// [`MAX_REMEMBER`](crate::MAX_REMEMBER) (browsers cap cookie lifetimes at 400 days);
+    /// otherwise as [`insert_bytes`](Self::insert_bytes).
+    pub async fn remember(&self, lifetime: Duration) -> Result<(), SessionError> {
+        if lifetime < Duration::from_secs(1) || lifetime > crate::MAX_REMEMBER {
+            return Err(SessionError::InvalidLifetime(lifetime));
+        }
+        self.with_writable(|s| {
+            s.set_lifetime(Some(lifetime));
+            Ok(())
+        })
+        .await
+    }
+
+    /// Ends [`remember`](Self::remember): the session expires after the idle timeout again and
+    /// its cookie lasts until the browser closes.
+    ///
+    /// # Errors
+    /// As [`insert_bytes`](Self::insert_bytes).
+    pub async fn stop_remembering(&self) -> Result<(), SessionError> {
+        self.with_writable(|s| {
+            s.set_lifetime(None);
+            Ok(())
+        })
+        .await
+    }
+
+    /// The lifetime this session is remembered for, if [`remember`](Self::remember)ed.
+    /// Makes no store call.
+    pub async fn remembered(&self) -> Option<Duration> {
+        self.inner.state.lock().await.lifetime
     }
 
     /// Deletes the session: its entry is removed at the end of the request (only if it is still

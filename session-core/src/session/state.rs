@@ -126,11 +126,21 @@ pub(crate) struct State {
     /// the end of the request answer this error (a handler that ignored it cannot answer 2xx).
     pub(crate) poisoned: Option<SessionError>,
     pub(crate) finished: bool,
+    /// A remembered session's lifetime ([`Session::remember`](crate::Session::remember)): the
+    /// sliding expiration its entry is written with, instead of the idle timeout. Restored
+    /// from the client's cookie when the request opens; cleared when the session turns out to
+    /// be new (its cookie named an unknown key) or is purged.
+    pub(crate) lifetime: Option<Duration>,
+    /// `remember` or `stop_remembering` was called in this request: the client's cookie must
+    /// be sent again with its new lifetime.
+    pub(crate) lifetime_changed: bool,
 }
 
 impl State {
-    pub(crate) fn new(key: Option<SessionKey>) -> Self {
+    pub(crate) fn new(key: Option<SessionKey>, lifetime: Option<Duration>) -> Self {
         Self {
+            lifetime: lifetime.filter(|_| key.is_some()),
+            lifetime_changed: false,
             had_cookie: key.is_some(),
             key,
             key_is_new: false,
@@ -156,6 +166,10 @@ impl State {
 
     /// Turns this into a brand-new, empty, loaded session with a fresh key and id.
     pub(crate) fn start_new(&mut self) {
+        // A lifetime restored from the cookie belonged to the session that is gone.
+        if !self.lifetime_changed {
+            self.lifetime = None;
+        }
         self.key = Some(SessionKey::generate());
         self.key_is_new = true;
         self.key_written = false;
@@ -295,6 +309,17 @@ impl State {
         self.written.clear();
         self.from_empty = true;
         self.modified = false;
+        // A new session after a logout is an ordinary one until it is remembered again.
+        self.lifetime = None;
+        self.lifetime_changed = false;
+    }
+
+    /// Sets (or, with `None`, drops) the remembered lifetime; the entry is written again with
+    /// it at commit, and the client sent a cookie that lasts as long.
+    pub(crate) fn set_lifetime(&mut self, lifetime: Option<Duration>) {
+        self.lifetime = lifetime;
+        self.lifetime_changed = true;
+        self.modified = true;
     }
 
     /// Whether a commit has anything to do: data to write, or an origin to remove.
@@ -394,7 +419,7 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), Bytes::copy_from_slice(v)))
             .collect();
-        let mut s = State::new(None);
+        let mut s = State::new(None, None);
         s.install(
             SessionKey::generate(),
             codec::encode(&[7; 16], &map).unwrap(),
@@ -412,7 +437,7 @@ mod tests {
 
     #[test]
     fn change_tracking_follows_asp_net_core() {
-        let mut s = State::new(None);
+        let mut s = State::new(None, None);
         s.start_new();
         s.remove("missing");
         s.clear();
@@ -502,7 +527,7 @@ mod tests {
 
     #[test]
     fn overlong_key_is_refused_at_set() {
-        let mut s = State::new(None);
+        let mut s = State::new(None, None);
         s.start_new();
         let err = s.set("k".repeat(70_000), Bytes::new()).unwrap_err();
         assert!(matches!(

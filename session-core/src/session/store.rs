@@ -1,6 +1,7 @@
 //! [`SessionStore`]: what a web integration creates once and asks for a [`Session`] per request.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::cache::SharedCache;
 use crate::options::SessionOptions;
@@ -57,11 +58,19 @@ impl SessionStore {
     /// key gives a new, empty session. Makes no store call.
     #[must_use]
     pub fn open(&self, key: Option<&str>) -> RequestSession {
+        self.open_remembered(key, None)
+    }
+
+    /// As [`open`](Self::open), for a session the client's (signed) cookie says is remembered
+    /// for `lifetime` (see [`Session::remember`]): its commits keep that sliding expiration.
+    /// Ignored if the key turns out to be unknown to the store (a new session starts).
+    #[must_use]
+    pub fn open_remembered(&self, key: Option<&str>, lifetime: Option<Duration>) -> RequestSession {
         let parsed = key.and_then(SessionKey::parse);
         if key.is_some() && parsed.is_none() {
             tracing::debug!("malformed session key ignored; starting a new session");
         }
-        Session::open(Arc::clone(&self.shared), parsed)
+        Session::open(Arc::clone(&self.shared), parsed, lifetime)
     }
 
     /// The cache behind this store.
