@@ -76,6 +76,32 @@ impl SessionKey {
     pub fn redacted(&self) -> &str {
         &self.0[..4]
     }
+
+    /// A non-reversible fingerprint: the first 8 bytes of the SHA-256 of the key text, in
+    /// lowercase hex. Unlike [`redacted`](Self::redacted) it reveals nothing of the key's
+    /// characters, and it tells two keys apart with near certainty (64 bits), so diagnostics
+    /// can show that a key changed.
+    ///
+    /// ```
+    /// use session_core::SessionKey;
+    /// let key = SessionKey::from_bytes([0xab; 16]);
+    /// assert_eq!(key.fingerprint().len(), 16);
+    /// assert_ne!(key.fingerprint(), SessionKey::from_bytes([0xac; 16]).fingerprint());
+    /// ```
+    #[must_use]
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        use std::fmt::Write as _;
+        let digest = sha2::Sha256::digest(self.0.as_bytes());
+        digest
+            .iter()
+            .take(8)
+            .fold(String::with_capacity(16), |mut out, b| {
+                // Writing to a `String` cannot fail.
+                let _ = write!(out, "{b:02x}");
+                out
+            })
+    }
 }
 
 impl fmt::Debug for SessionKey {

@@ -11,7 +11,7 @@
 //! | `POST /forget` | stops remembering the session (a browser-session cookie again) | `{"remembered":false}` |
 //! | `POST /logout` | purges the session (entry removed, cookie deleted) | `{"session":"purged"}` |
 //! | `POST /clear` | removes every entry (the session lives on) | `{"session":"cleared"}` |
-//! | `GET /diag/session` | sets `color`=`blue` if absent, pings the cache (`web::Data<SharedCache>`) | `{"session":"blue","cacheType":"...","sessionId":"..."}` |
+//! | `GET /diag/session` | sets `color`=`blue` if absent, pings the cache (`web::Data<SharedCache>`) | `{"cacheType":"...","keyFingerprint":"...","session":"blue","sessionId":"..."}` (the id inside the payload, which `renew` keeps; the fingerprint of the key, which `renew` changes) |
 //! | `POST /mark/{name}` | sets the key `mark:{name}` to `"1"` (one key per name) | `{"marked":"NAME"}` |
 //! | `GET /marks` | lists the names marked so far, sorted | `{"marks":["a","b",...]}` |
 //! | `GET /health` | never touches the session | `ok` |
@@ -210,6 +210,7 @@ async fn diag(
         "session": color,
         "cacheType": cache.cache_type(),
         "sessionId": session.id().await?,
+        "keyFingerprint": session.key_fingerprint().await,
     })))
 }
 

@@ -328,6 +328,25 @@ impl Session {
         .await
     }
 
+    /// A short, non-reversible fingerprint of the session key: the first 8 bytes of its
+    /// SHA-256, in hex (16 characters). For logs and diagnostics, where the key itself must
+    /// never appear (it is the bearer credential); it changes with [`renew`](Self::renew),
+    /// which makes a renewal visible. `None` for a new session whose key is drawn at load
+    /// (call it after an accessor). Makes no store call.
+    ///
+    /// ```
+    /// # use session_core::Session;
+    /// async fn log_session(session: &Session) {
+    ///     if let Some(fingerprint) = session.key_fingerprint().await {
+    ///         tracing::info!(session = %fingerprint, "request served");
+    ///     }
+    /// }
+    /// ```
+    pub async fn key_fingerprint(&self) -> Option<String> {
+        let state = self.inner.state.lock().await;
+        state.key.as_ref().map(SessionKey::fingerprint)
+    }
+
     /// The lifetime this session is remembered for, if [`remember`](Self::remember)ed.
     /// Makes no store call.
     pub async fn remembered(&self) -> Option<Duration> {
