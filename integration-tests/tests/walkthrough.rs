@@ -1,4 +1,6 @@
-//! The README's "Walkthrough with curl", run as written: every `curl` line of that block is sent
+//! The README's quick start and "Walkthrough with curl", checked against what they show.
+//!
+//! The walkthrough is run as written: every `curl` line of that block is sent
 //! (in process) to the example's routes over the in-memory cache, with one cookie jar for the
 //! lines that use `-c jar -b jar` and none for the others, and every answer must equal the
 //! comment at the end of its line byte for byte (key order included), where `...` stands for
@@ -75,6 +77,24 @@ fn matches(pattern: &str, actual: &str) -> bool {
     };
     let wild = after.find('"').unwrap_or(after.len());
     (0..=wild).any(|k| after.is_char_boundary(k) && matches(rest, &after[k..]))
+}
+
+/// The README's quick-start program is the downstream example crate's `main.rs`, which CI
+/// builds as a user's project would be built (path dependencies, outside the workspace).
+#[test]
+fn the_quick_start_is_the_downstream_example() {
+    let readme = include_str!("../../README.md");
+    let snippet = readme
+        .split_once("## Quick start")
+        .and_then(|(_, rest)| rest.split_once("```rust,no_run\n"))
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(code, _)| code)
+        .unwrap_or_else(|| panic!("the README has no quick-start program"));
+    assert_eq!(
+        snippet,
+        include_str!("../../examples/quickstart/src/main.rs"),
+        "README quick start and examples/quickstart/src/main.rs differ"
+    );
 }
 
 #[test]
