@@ -84,6 +84,31 @@ pub enum BuildError {
 /// | [`conflict_status`](Self::conflict_status) | `409 Conflict` | [`DEFAULT_CONFLICT_STATUS`](crate::DEFAULT_CONFLICT_STATUS) |
 ///
 /// The cookie carries only the session key, signed with HMAC-SHA256 under the signing key.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// use actix_web::App;
+/// use actix_web::cookie::{Key, SameSite};
+/// use cache_memory::MemoryCache;
+/// use session_actix::{ConcurrencyMode, CookieSecurePolicy, SessionMiddleware, SessionOptions};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let options = SessionOptions::builder()
+///     .idle_timeout(Duration::from_secs(30 * 60))
+///     .concurrency(ConcurrencyMode::Exclusive)
+///     .build()?;
+/// let sessions = SessionMiddleware::builder(Arc::new(MemoryCache::new()), Key::generate())
+///     .cookie_name("shop.session")
+///     .cookie_secure(CookieSecurePolicy::Always)
+///     .cookie_same_site(SameSite::Strict)
+///     .session_options(options)
+///     .build()?;
+/// let _app = App::new().wrap(sessions);
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct SessionMiddlewareBuilder {
     cache: SharedCache,

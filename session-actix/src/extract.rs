@@ -31,6 +31,38 @@ use crate::slot::SessionSlot;
 /// }
 /// ```
 ///
+/// ```
+/// use actix_web::{HttpResponse, web};
+/// use serde::{Deserialize, Serialize};
+/// use session_actix::{Session, SessionHttpError};
+///
+/// #[derive(Serialize, Deserialize, Default)]
+/// struct Cart {
+///     items: Vec<String>,
+/// }
+///
+/// async fn add_to_cart(
+///     session: Session,
+///     item: web::Path<String>,
+/// ) -> Result<HttpResponse, SessionHttpError> {
+///     let item = item.into_inner();
+///     // Merged with concurrent requests of the same session (re-applied to their result).
+///     let cart = session
+///         .update("cart", move |cart: Option<Cart>| {
+///             let mut cart = cart.unwrap_or_default();
+///             cart.items.push(item.clone());
+///             cart
+///         })
+///         .await?;
+///     Ok(HttpResponse::Ok().body(format!("{} items", cart.items.len())))
+/// }
+///
+/// async fn cart(session: Session) -> Result<HttpResponse, SessionHttpError> {
+///     let cart: Option<Cart> = session.get("cart").await?;
+///     Ok(HttpResponse::Ok().body(format!("{} items", cart.map_or(0, |c| c.items.len()))))
+/// }
+/// ```
+///
 /// Extraction fails with [`SessionHttpError::MiddlewareMissing`] (a 500) when
 /// [`SessionMiddleware`](crate::SessionMiddleware) is not wrapped around the route.
 #[derive(Debug, Clone)]

@@ -60,6 +60,40 @@
 //! The `counter` example (`cargo run -p session-actix --example counter`) is a complete server
 //! with the usage patterns of the sessions guide (counter, user, login/logout, diagnostics).
 //!
+//! ## Choose your concurrency mode
+//!
+//! Set with [`SessionOptions::builder`]`().concurrency(..)` (see [`ConcurrencyMode`]); what it
+//! costs in store round trips per request, without contention:
+//!
+//! | mode | guarantee for concurrent requests of one session | untouched / read / read + write | under contention | use it when |
+//! |---|---|---|---|---|
+//! | [`Optimistic`](ConcurrencyMode::Optimistic) (default) | serializable: a commit is a compare-and-set; on a conflict it is replayed only if nothing the request read changed, else refused (409). `update` merges read-modify-writes. Logout and renewal are final | 0 / 1 / 2 | retries (jittered), 409 for a stale read | almost always |
+//! | [`Exclusive`](ConcurrencyMode::Exclusive) | the same, and requests of one session run one at a time across nodes (lease lock in the store, extended while held) | 0 / 3 / 4 (adds lock and unlock) | requests wait (up to `lock_wait`, then 503 with `Retry-After`) | handlers that read-modify-write several keys and must not be refused |
+//! | [`LastWriteWins`](ConcurrencyMode::LastWriteWins) | none: ASP.NET Core's behaviour, the later commit overwrites the whole session | 0 / 1 / 2 | lost updates | only a store without conditional writes (Redis with scripting disabled) |
+//!
+//! The README's "Concurrency guarantees" section lists what is proven, and by which tests.
+//!
+//! ## Persistent sessions
+//!
+//! Sessions use browser-session cookies by default. [`Session::remember`](session_core::Session::remember)
+//! (at login) makes one session persistent: its cookie gets a `Max-Age` and its store entry the
+//! same lifetime; [`cookie_max_age`](SessionMiddlewareBuilder::cookie_max_age) makes every
+//! cookie persistent. Persistent cookies roll with activity (see [`CookieLifetime`]).
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use actix_web::HttpResponse;
+//! use session_actix::{Session, SessionHttpError};
+//!
+//! async fn login(session: Session) -> Result<HttpResponse, SessionHttpError> {
+//!     session.renew().await?; // a new key whenever privileges change
+//!     session.insert("user", &"alice").await?;
+//!     session.remember(Duration::from_secs(30 * 24 * 3600)).await?; // "remember me"
+//!     Ok(HttpResponse::Ok().finish())
+//! }
+//! ```
+//!
 //! ## Errors and unavailability
 //!
 //! If the store cannot be read (down, or slower than the IO timeout), the session is

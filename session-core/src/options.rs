@@ -14,9 +14,12 @@ use crate::error::ConfigError;
 #[non_exhaustive]
 pub enum ConcurrencyMode {
     /// No lock; a commit applies only if the stored entry is still the one this request loaded.
-    /// On conflict the session re-reads the entry, re-applies this request's own changes key by
-    /// key (its sets, removes and clears) and tries again, so requests that change *different*
-    /// keys never lose each other's writes. Costs no extra round trip without a conflict.
+    /// On a conflict the session re-reads the entry and replays this request's changes on it
+    /// (its sets, removes, clears and `update` closures) only if nothing the request read has
+    /// changed; otherwise the commit fails with [`SessionError::StaleRead`](crate::SessionError::StaleRead)
+    /// and nothing is written. Requests that change *different* keys merge; read-modify-writes
+    /// through `update` merge too. Serializable per session; costs no extra round trip without
+    /// a conflict.
     #[default]
     Optimistic,
     /// Requests of one session run one at a time across every node sharing the store: the
