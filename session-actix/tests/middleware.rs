@@ -65,11 +65,50 @@ fn builder_refuses_invalid_cookie_settings() {
     );
 }
 
-#[test]
-fn builder_works_without_a_key() {
-    // A key is generated (with a warning) when none is given.
-    let middleware = SessionMiddleware::builder(Arc::new(MemoryCache::new()), None).build();
-    assert!(middleware.is_ok());
+/// Without a key, one is generated (with a warning): cookies it signs verify on the next
+/// request, and another middleware built without a key (another random key) refuses them.
+#[actix_web::test]
+async fn builder_without_a_key_signs_with_a_random_key() {
+    let cache = Arc::new(MemoryCache::new());
+    let app = |sessions: SessionMiddleware| {
+        init_service(
+            App::new()
+                .wrap(sessions)
+                .route("/counter", web::get().to(counter)),
+        )
+    };
+    let build = || {
+        SessionMiddleware::builder(cache.clone(), None)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (first, second) = (app(build()).await, app(build()).await);
+    let response = call_service(&first, TestRequest::get().uri("/counter").to_request()).await;
+    let cookie = response
+        .response()
+        .cookies()
+        .next()
+        .unwrap_or_else(|| panic!("no session cookie"))
+        .into_owned();
+    assert_eq!(read_body(response).await, "1");
+    let again = |cookie| {
+        TestRequest::get()
+            .uri("/counter")
+            .cookie(cookie)
+            .to_request()
+    };
+    let response = call_service(&first, again(cookie.clone())).await;
+    assert_eq!(
+        read_body(response).await,
+        "2",
+        "the generated key verifies its cookie"
+    );
+    let response = call_service(&second, again(cookie)).await;
+    assert_eq!(
+        read_body(response).await,
+        "1",
+        "another generated key does not"
+    );
 }
 
 #[actix_web::test]

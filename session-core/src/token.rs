@@ -128,12 +128,6 @@ impl LockToken {
         Self(Uuid::from_bytes(random_16()).simple().to_string())
     }
 
-    /// Rebuilds a token from its text (e.g. as read back from a store).
-    #[must_use]
-    pub fn from_string(text: String) -> Self {
-        Self(text)
-    }
-
     /// The token text.
     #[must_use]
     pub fn as_str(&self) -> &str {
