@@ -23,6 +23,8 @@ use actix_web::test::TestRequest;
 use bytes::Bytes;
 use cache_memory::MemoryCache;
 use integration_tests::http::{CountingCache, Reply, client};
+use rand::rngs::StdRng;
+use rand::{Rng as _, RngCore as _, SeedableRng as _};
 use serde_json::json;
 use session_actix::{
     CookieVerifier, SessionKey, SessionMiddleware, SessionMiddlewareBuilder, SessionOptions,
@@ -33,24 +35,11 @@ use session_core::{DistributedCache, EntryOptions};
 
 const COOKIE: &str = SessionMiddlewareBuilder::DEFAULT_COOKIE_NAME;
 
-/// A small deterministic generator (xorshift64*), so that a failing input can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next().to_le_bytes()[0]).collect()
-    }
-
-    fn below(&mut self, n: u64) -> usize {
-        usize::try_from(self.next() % n).unwrap_or(0)
-    }
+/// `len` random bytes from a seeded generator (so that a failing input can be replayed).
+fn random_bytes(rng: &mut StdRng, len: usize) -> Vec<u8> {
+    let mut bytes = vec![0; len];
+    rng.fill_bytes(&mut bytes);
+    bytes
 }
 
 fn sessions(cache: SharedCache, key: &Key, options: SessionOptions) -> SessionMiddleware {
@@ -178,11 +167,10 @@ fn hostile_cookies(valid: &str, key: &Key) -> Vec<Input> {
         format!("{COOKIE}={}", &verifier.sign(&real)[..44]),
     ));
     // Random bytes (header-safe: no control characters), with and without our name.
-    let mut rng = Rng(0x05ee_dc00_c1e5);
+    let mut rng = StdRng::seed_from_u64(0x05ee_dc00_c1e5);
     for i in 0..300 {
-        let len = rng.below(600);
-        let noise: Vec<u8> = rng
-            .bytes(len)
+        let len = rng.random_range(0..600);
+        let noise: Vec<u8> = random_bytes(&mut rng, len)
             .into_iter()
             .map(|b| if b < 0x20 || b == 0x7f { b'a' } else { b })
             .collect();
@@ -284,10 +272,10 @@ fn hostile_payloads() -> Vec<(String, Vec<u8>)> {
     let mut bad_key = valid.clone();
     bad_key[HEADER_LEN + 2] = 0xff; // the key "counter" no longer UTF-8
     payloads.push(("non-UTF-8 key".into(), bad_key));
-    let mut rng = Rng(0x0bad_5eed);
+    let mut rng = StdRng::seed_from_u64(0x0bad_5eed);
     for i in 0..100 {
-        let len = rng.below(200);
-        let mut p = rng.bytes(len);
+        let len = rng.random_range(0..200);
+        let mut p = random_bytes(&mut rng, len);
         if i % 2 == 0 && !p.is_empty() {
             p[0] = REVISION;
         }

@@ -49,6 +49,8 @@ use integration_tests::live::{SessionNode, request};
 use integration_tests::redis_server::RedisServer;
 use integration_tests::tds::server::Fault as TdsFault;
 use integration_tests::tds::sql_cache::{self, Wire};
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
 use session_core::conformance::unique_key;
 use tokio::sync::watch;
 
@@ -165,27 +167,6 @@ fn seeds() -> Vec<u64> {
     (0..count).map(|n| base + n).collect()
 }
 
-/// SplitMix64: a small, seedable generator (the plan must depend on the seed alone).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn between(&mut self, low: usize, high: usize) -> usize {
-        low + self.below((high - low + 1) as u64) as usize
-    }
-}
-
 /// Each user's clients' requests: `(operation, node index)`.
 struct Plan {
     users: Vec<Vec<Vec<(Op, usize)>>>,
@@ -202,30 +183,30 @@ impl Plan {
     /// dominate; logins and logouts are rare enough that most lineages live long enough to be
     /// counted.
     fn new(seed: u64) -> Self {
-        let mut rng = Rng(seed);
-        let hot = rng.below(3) == 0;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let hot = rng.random_range(0..3) == 0;
         let (users, clients) = if hot {
             ((1, 2), (6, 9))
         } else {
             ((3, 4), (3, 6))
         };
-        let users = rng.between(users.0, users.1);
+        let users = rng.random_range(users.0..=users.1);
         let users = (0..users)
             .map(|user| {
-                let clients = rng.between(clients.0, clients.1);
+                let clients = rng.random_range(clients.0..=clients.1);
                 (0..clients)
                     .map(|client| {
-                        let requests = rng.between(25, 40);
+                        let requests = rng.random_range(25..=40);
                         (0..requests)
                             .map(|n| {
-                                let op = match rng.below(100) {
+                                let op = match rng.random_range(0..100) {
                                     0..28 => Op::Counter,
                                     28..55 => Op::Incr,
                                     55..82 => Op::Mark(format!("u{user}c{client}n{n}")),
                                     82..92 => Op::Login,
                                     _ => Op::Logout,
                                 };
-                                (op, rng.below(2) as usize)
+                                (op, rng.random_range(0..2))
                             })
                             .collect()
                     })
@@ -238,8 +219,8 @@ impl Plan {
             fault_for: 0,
         };
         // From a quarter to a half of the load, for one to three completions per client.
-        plan.fault_at = plan.requests() * rng.between(25, 50) / 100;
-        plan.fault_for = plan.clients() * rng.between(1, 3);
+        plan.fault_at = plan.requests() * rng.random_range(25..=50) / 100;
+        plan.fault_for = plan.clients() * rng.random_range(1..=3);
         plan
     }
 
