@@ -130,10 +130,16 @@ pub use verify::{
     VerifiedCookie,
 };
 
-/// The session types of `session-core`, re-exported for convenience.
+/// The `session-core` items an application names when it uses this crate, re-exported so that
+/// depending on `session-actix` (plus one cache crate) is enough: [`SessionOptions`] and
+/// [`ConcurrencyMode`] to configure, [`SessionError`] and [`CacheError`] to match on in
+/// handlers, [`SharedCache`] for the cache handle (e.g. as `web::Data` for a health check),
+/// [`SessionKey`] for [`CookieVerifier`], [`MAX_REMEMBER`] for `Session::remember`. The rest of
+/// `session-core` (the store and request lifecycle, the cache trait's plumbing) is for web
+/// integrations and cache providers, which depend on it directly.
 pub use session_core::{
-    CacheError, ConcurrencyMode, CookieAction, MAX_REMEMBER, SessionError, SessionKey,
-    SessionOptions, SharedCache,
+    CacheError, ConcurrencyMode, MAX_REMEMBER, SessionError, SessionKey, SessionOptions,
+    SharedCache,
 };
 
 /// The workspace README's Rust snippets, compiled as doc-tests so the README cannot drift from the API.
