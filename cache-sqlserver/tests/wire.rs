@@ -305,8 +305,15 @@ async fn missing_table_is_reported_with_208() {
         .unwrap();
     let error = cache.get("k").await.unwrap_err();
     assert_eq!(server_error_number(&error), Some(208), "{error:?}");
+    assert!(
+        has_source::<SqlServerError>(&error, |e| matches!(
+            e,
+            SqlServerError::MissingTable { table, .. } if table == "[dbo].[Sessions]"
+        )),
+        "{error:?}"
+    );
     cache.create_table_if_missing().await.unwrap();
-    assert!(engine.table_exists());
+    assert!(engine.table_exists() && engine.lock_table_exists());
     // Idempotent.
     cache.create_table_if_missing().await.unwrap();
     assert_eq!(cache.get("k").await.unwrap(), None);
@@ -365,22 +372,21 @@ async fn rows_have_the_dotnet_layout() {
     assert_eq!(row.sliding_seconds, Some(600));
     assert_eq!(Some(row.expires_at), row.absolute);
 
-    // A lock is a row of its own, invisible to `get`, with the token as its value.
+    // A lock is a row of the lock table under the key itself, with the token; the entry is
+    // untouched.
     let token = LockToken::generate();
     assert!(c.try_lock("plain", &token, MINUTE).await.unwrap());
-    let lock = wire.engine.row("plain\u{1}lock").unwrap();
+    let lock = wire.engine.lock_row("plain").unwrap();
     assert_eq!(
-        lock.value,
+        lock.token,
         Bytes::copy_from_slice(token.as_str().as_bytes())
     );
-    assert_eq!(lock.sliding_seconds, None);
-    assert_eq!(Some(lock.expires_at), lock.absolute);
+    assert!(lock.expires_at <= sql_time(std::time::SystemTime::now() + MINUTE));
     assert_eq!(
         c.get("plain").await.unwrap(),
         Some(Bytes::from_static(b"v"))
     );
-    let error = c.get("plain\u{1}lock").await.unwrap_err();
-    assert!(matches!(error, CacheError::InvalidKey { .. }), "{error:?}");
     c.unlock("plain", &token).await.unwrap();
-    assert!(wire.engine.row("plain\u{1}lock").is_none());
+    assert!(wire.engine.lock_row("plain").is_none());
+    assert!(wire.engine.row("plain").is_some());
 }

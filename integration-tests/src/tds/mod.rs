@@ -5,6 +5,7 @@
 //! * the protocol layer (PRELOGIN, LOGIN7, SQLBatch, RPC `sp_executesql`, token streams), which
 //!   knows nothing of what the statements mean, and
 //! * a [`SqlEngine`](engine::SqlEngine) that executes the statements it recognises.
+pub mod collation;
 pub mod engine;
 pub mod server;
 pub mod sql_cache;
