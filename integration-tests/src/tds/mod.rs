@@ -1,4 +1,4 @@
-//! An in-memory SQL Server wire-protocol (TDS 7.3/7.4) test server.
+//! An in-memory SQL Server wire-protocol (TDS 7.3/7.4) test server, with optional TLS.
 //!
 //! No SQL Server can run on our CI machines, so the SQL Server provider is exercised over a real
 //! socket against this server instead. It is split in two:
@@ -10,4 +10,5 @@ pub mod engine;
 pub mod server;
 pub mod sql_cache;
 pub mod sqlcache_engine;
+pub mod tls;
 mod wire;

@@ -16,4 +16,5 @@ mod reader;
 mod request;
 mod response;
 mod tokens;
+mod transport;
 mod values;
