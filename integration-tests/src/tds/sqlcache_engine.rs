@@ -196,6 +196,11 @@ impl SqlCacheEngine {
         self
     }
 
+    /// The table names whose statements the engine executes.
+    pub fn table(&self) -> &TableName {
+        &self.table
+    }
+
     /// Whether the entry table has been created.
     pub fn table_exists(&self) -> bool {
         self.lock().entries.is_some()

@@ -19,6 +19,8 @@ use super::packet::{self, PacketWriter, read_message};
 use super::prelogin::Encryption;
 use super::request::{self, Statement};
 use super::response::{self, Kind};
+use super::tokens::TdsVersion;
+use super::transaction::{self, Transactions};
 use super::transport::Transport;
 use super::{login, prelogin, tokens};
 
@@ -46,6 +48,8 @@ pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, spid: u16) {
         writer: PacketWriter::new(spid),
         phase: Phase::PreLogin,
         encryption: Encryption::None,
+        version: TdsVersion::V7_4,
+        transactions: Transactions::default(),
     };
     match conn.run().await {
         Ok(()) => tracing::debug!(spid, "TDS test server: connection closed"),
@@ -60,6 +64,10 @@ struct Connection {
     phase: Phase,
     /// Negotiated in PRELOGIN.
     encryption: Encryption,
+    /// Negotiated in LOGIN7.
+    version: TdsVersion,
+    /// Transaction descriptors handed out (see [`transaction`]).
+    transactions: Transactions,
 }
 
 impl Connection {
@@ -106,16 +114,29 @@ impl Connection {
                     self.phase = Phase::Ready;
                 }
                 (Phase::Ready, packet::SQL_BATCH) => {
-                    let statement = request::parse_batch(&message.payload);
+                    let statement = request::parse_batch(&message.payload, self.version);
                     self.statement(Kind::Batch, statement, injected).await?;
                 }
                 (Phase::Ready, packet::RPC) => {
-                    let statement = request::parse_rpc(&message.payload);
+                    let statement = request::parse_rpc(&message.payload, self.version);
                     self.statement(Kind::Rpc, statement, injected).await?;
+                }
+                (Phase::Ready, packet::TRANSACTION_MANAGER) => {
+                    let answer = match transaction::parse(&message.payload, self.version) {
+                        Ok(request) => self.transactions.answer(self.version, request),
+                        Err(ProtocolError::Unsupported(what)) => response::error(
+                            self.version,
+                            Kind::Batch,
+                            &tokens::internal(&format!("not supported: {what}")),
+                        ),
+                        Err(e) => return Err(e),
+                    };
+                    self.shared.requests_served.fetch_add(1, Ordering::SeqCst);
+                    self.send(&answer).await?;
                 }
                 (Phase::Ready, packet::ATTENTION) => {
                     // Requests are answered synchronously, so there is never one to cancel.
-                    self.send(&response::attention_ack()).await?;
+                    self.send(&response::attention_ack(self.version)).await?;
                 }
                 _ => {
                     return Err(ProtocolError::Malformed(
@@ -148,6 +169,7 @@ impl Connection {
             *self.stream.get_mut() = tls.leave_tls();
         }
         let login = login::parse(payload)?;
+        self.version = TdsVersion::negotiate(login.tds_version);
         let config = &self.shared.config;
         let failure = if login.integrated_security
             || !login.user.eq_ignore_ascii_case(&config.user)
@@ -173,10 +195,11 @@ impl Connection {
             None
         };
         if let Some(err) = failure {
-            self.send(&response::login_failed(&err)).await?;
+            self.send(&response::login_failed(self.version, &err))
+                .await?;
             return Ok(false);
         }
-        let response = response::login_ok(&config.database, login.packet_size, login.tds_version);
+        let response = response::login_ok(self.version, &config.database, login.packet_size);
         self.send(&response).await?;
         {
             let mut logins = self
@@ -203,15 +226,17 @@ impl Connection {
         injected: Option<SqlError>,
     ) -> Result<(), ProtocolError> {
         let response = match statement {
-            Err(ProtocolError::Unsupported(what)) => {
-                response::error(kind, &tokens::internal(&format!("not supported: {what}")))
-            }
+            Err(ProtocolError::Unsupported(what)) => response::error(
+                self.version,
+                kind,
+                &tokens::internal(&format!("not supported: {what}")),
+            ),
             Err(e) => return Err(e),
             // Pool validation (bb8-tiberius sends `SELECT 1`) is answered here, so it works
             // with any engine and is not affected by `Fault::Error`.
-            Ok(statement) if is_select_one(&statement) => response::select_one(kind),
+            Ok(statement) if is_select_one(&statement) => response::select_one(self.version, kind),
             Ok(statement) => match injected {
-                Some(err) => response::error(kind, &err),
+                Some(err) => response::error(self.version, kind, &err),
                 None => {
                     self.shared
                         .statements_executed
@@ -221,8 +246,8 @@ impl Connection {
                         .engine
                         .execute(&statement.sql, &statement.params)
                     {
-                        Ok(outcome) => response::outcome(kind, &outcome),
-                        Err(err) => response::error(kind, &err),
+                        Ok(outcome) => response::outcome(self.version, kind, &outcome),
+                        Err(err) => response::error(self.version, kind, &err),
                     }
                 }
             },
