@@ -120,6 +120,10 @@ async fn every_operation_is_one_round_trip() {
     let (r, n) = round_trips(&wire, c.delete_expired()).await;
     r.unwrap();
     assert_eq!(n, 1, "delete_expired");
+    // The start-up check is one round trip too.
+    let (r, n) = round_trips(&wire, c.check_server()).await;
+    r.unwrap();
+    assert_eq!(n, 1, "check_server");
     // One connection served everything.
     assert_eq!(wire.server.connections_accepted(), 1);
 }
