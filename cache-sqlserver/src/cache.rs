@@ -12,9 +12,10 @@ use tiberius::ToSql;
 use crate::cleanup::{Cleanup, Sweep};
 use crate::error::{SqlServerConfigError, SqlServerError};
 use crate::expiry::{self, RowExpiration};
-use crate::keys::{lock_id, validate_key};
+use crate::keys::validate_key;
 use crate::options::{SqlServerCacheBuilder, SqlServerCacheOptions, TableName};
 use crate::pool::{Client, ConnectFailures, FailureSink, Manager, Pool, is_transport_error};
+use crate::server::ServerFacts;
 use crate::sql::{self, Statements};
 
 /// A [`DistributedCache`] in a SQL Server table shared with Microsoft.Extensions.Caching.SqlServer.
@@ -73,6 +74,19 @@ enum Request<'a> {
     QueryBytes(&'a str, &'a [&'a dyn ToSql]),
     /// SQL batch `SELECT 1`.
     Ping,
+    /// SQL batch [`sql::SERVER_CHECK`] (rendered).
+    Check(&'a str),
+}
+
+/// The tables a statement uses: which one to name when the server says one does not exist
+/// (error 208).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tables {
+    Entries,
+    Locks,
+    Both,
+    /// The statement creates or inspects tables: a 208 cannot mean one of ours is missing.
+    Neither,
 }
 
 /// The entry a write stores.
@@ -87,6 +101,7 @@ enum Reply {
     Rows(u64),
     Bytes(Option<Vec<u8>>),
     Pong,
+    Server(ServerFacts),
 }
 
 impl SqlServerCache {
@@ -148,20 +163,74 @@ impl SqlServerCache {
         &self.inner.statements
     }
 
-    /// Creates the table and its index if the table does not exist (see [`sql::CREATE_TABLE`]).
+    /// Creates whichever of the entry table (with its index) and the lock table is missing, in
+    /// one transaction (see [`sql::CREATE_TABLES`]), after checking that the server is supported
+    /// (see [`crate::server`]).
     ///
     /// # Errors
-    /// [`CacheError::Backend`] if the server refuses (missing schema, no permission, ...).
+    /// [`CacheError::Backend`] if the server is too old ([`SqlServerError::UnsupportedServer`])
+    /// or refuses (missing schema, no permission, ...).
     pub async fn create_table_if_missing(&self) -> Result<(), CacheError> {
-        let sql = &self.inner.statements.create_table;
+        const OP: &str = "create_table";
+        self.inspect_server()
+            .await?
+            .require_supported()
+            .map_err(|e| CacheError::backend(OP, e))?;
+        let sql = &self.inner.statements.create_tables;
         self.inner
             .call(
-                "create_table",
+                OP,
                 Retry::Idempotent,
+                Tables::Neither,
                 Request::Execute(sql, &[]),
             )
             .await
             .map(drop)
+    }
+
+    /// The start-up check: the server is supported (see [`crate::server`]) and both tables
+    /// exist. One round trip; call it once when the application starts to fail early with a
+    /// clear message rather than on the first request.
+    ///
+    /// # Errors
+    /// [`CacheError::Backend`] whose source is [`SqlServerError::UnsupportedServer`] or
+    /// [`SqlServerError::MissingTable`] (naming the table and the command that creates it), or
+    /// the driver's error.
+    pub async fn check_server(&self) -> Result<(), CacheError> {
+        const OP: &str = "check_server";
+        let facts = self.inspect_server().await?;
+        facts
+            .require_supported()
+            .map_err(|e| CacheError::backend(OP, e))?;
+        let table = &self.inner.table;
+        let missing = match (facts.table_exists, facts.lock_table_exists) {
+            (true, true) => return Ok(()),
+            (false, true) => table.quoted(),
+            (true, false) => table.quoted_locks(),
+            (false, false) => format!("{} and {}", table.quoted(), table.quoted_locks()),
+        };
+        Err(CacheError::backend(
+            OP,
+            self.inner.missing_table(missing, None),
+        ))
+    }
+
+    /// What the start-up check reads: the server's version and edition and which of the two
+    /// tables exist (one round trip).
+    ///
+    /// # Errors
+    /// [`CacheError::Backend`].
+    pub async fn inspect_server(&self) -> Result<ServerFacts, CacheError> {
+        const OP: &str = "inspect_server";
+        let sql = &self.inner.statements.server_check;
+        match self
+            .inner
+            .call(OP, Retry::Idempotent, Tables::Neither, Request::Check(sql))
+            .await?
+        {
+            Reply::Server(facts) => Ok(facts),
+            Reply::Rows(_) | Reply::Bytes(_) | Reply::Pong => Err(unexpected(OP)),
+        }
     }
 
     /// Deletes every expired row now (the background task does this every
@@ -179,10 +248,10 @@ impl SqlServerCache {
         self.inner.cleanup.shutdown().await;
     }
 
-    /// Writes a row with the write parameters (see [`sql`]) plus `extra` (`@P7`, `@P8`).
+    /// Writes a row with the write parameters (see [`sql`]) plus `extra` (`@P7`).
     async fn write(
         &self,
-        (op, retry, statement): (&'static str, Retry, &str),
+        (op, retry, tables, statement): (&'static str, Retry, Tables, &str),
         Entry {
             key,
             value,
@@ -202,7 +271,7 @@ impl SqlServerCache {
             vec![&key, &value, &expires_at, &sliding_seconds, &absolute, &now];
         params.extend_from_slice(extra);
         self.inner
-            .rows(op, retry, Request::Execute(statement, &params))
+            .rows(op, retry, tables, Request::Execute(statement, &params))
             .await
     }
 }
@@ -219,6 +288,7 @@ impl Inner {
         &self,
         op: &'static str,
         retry: Retry,
+        tables: Tables,
         request: Request<'_>,
     ) -> Result<Reply, CacheError> {
         let mut retries = 0;
@@ -239,8 +309,40 @@ impl Inner {
                     retries += 1;
                     tracing::debug!(op, error = %e, "stale pooled connection; retrying");
                 }
-                Err(e) => return Err(CacheError::backend(op, e)),
+                Err(e) => return Err(self.failure(op, tables, e)),
             }
+        }
+    }
+
+    /// The error of a failed request: a missing table (208) becomes
+    /// [`SqlServerError::MissingTable`] naming it, anything else stays the driver's error.
+    fn failure(&self, op: &'static str, tables: Tables, e: tiberius::error::Error) -> CacheError {
+        let is_missing_object =
+            matches!(&e, tiberius::error::Error::Server(token) if token.code() == 208);
+        let table = &self.table;
+        let missing = match tables {
+            _ if !is_missing_object => None,
+            Tables::Entries => Some(table.quoted()),
+            Tables::Locks => Some(table.quoted_locks()),
+            Tables::Both => Some(format!("{} or {}", table.quoted(), table.quoted_locks())),
+            Tables::Neither => None,
+        };
+        match missing {
+            Some(missing) => CacheError::backend(op, self.missing_table(missing, Some(e))),
+            None => CacheError::backend(op, e),
+        }
+    }
+
+    fn missing_table(
+        &self,
+        table: String,
+        source: Option<tiberius::error::Error>,
+    ) -> SqlServerError {
+        SqlServerError::MissingTable {
+            table,
+            schema: self.table.schema().to_owned(),
+            entry_table: self.table.table().to_owned(),
+            source,
         }
     }
 
@@ -273,11 +375,12 @@ impl Inner {
         &self,
         op: &'static str,
         retry: Retry,
+        tables: Tables,
         request: Request<'_>,
     ) -> Result<u64, CacheError> {
-        match self.call(op, retry, request).await? {
+        match self.call(op, retry, tables, request).await? {
             Reply::Rows(n) => Ok(n),
-            Reply::Bytes(_) | Reply::Pong => Err(unexpected(op)),
+            Reply::Bytes(_) | Reply::Pong | Reply::Server(_) => Err(unexpected(op)),
         }
     }
 
@@ -287,6 +390,7 @@ impl Inner {
         self.rows(
             "delete_expired",
             Retry::Idempotent,
+            Tables::Both,
             Request::Execute(sql, &[&now]),
         )
         .await
@@ -324,6 +428,20 @@ async fn send(client: &mut Client, request: &Request<'_>) -> Result<Reply, tiber
             client.simple_query(sql::PING).await?.into_results().await?;
             Ok(Reply::Pong)
         }
+        Request::Check(sql) => {
+            let row = client.simple_query(sql).await?.into_row().await?;
+            let Some(row) = row else {
+                return Err(tiberius::error::Error::Protocol(
+                    "the server check answered no row".into(),
+                ));
+            };
+            Ok(Reply::Server(ServerFacts {
+                version: row.try_get::<&str, _>(0)?.unwrap_or_default().to_owned(),
+                edition: row.try_get::<i32, _>(1)?.unwrap_or_default(),
+                table_exists: row.try_get::<i32, _>(2)?.is_some(),
+                lock_table_exists: row.try_get::<i32, _>(3)?.is_some(),
+            }))
+        }
     }
 }
 
@@ -342,12 +460,13 @@ impl DistributedCache for SqlServerCache {
             .call(
                 "get",
                 Retry::Idempotent,
+                Tables::Entries,
                 Request::QueryBytes(sql, &[&key, &now]),
             )
             .await?
         {
             Reply::Bytes(value) => Ok(value.map(Bytes::from)),
-            Reply::Rows(_) | Reply::Pong => Err(unexpected("get")),
+            Reply::Rows(_) | Reply::Pong | Reply::Server(_) => Err(unexpected("get")),
         }
     }
 
@@ -358,9 +477,13 @@ impl DistributedCache for SqlServerCache {
             value: &value,
             options,
         };
-        self.write(("set", Retry::Idempotent, statement), entry, &[])
-            .await
-            .map(drop)
+        self.write(
+            ("set", Retry::Idempotent, Tables::Entries, statement),
+            entry,
+            &[],
+        )
+        .await
+        .map(drop)
     }
 
     async fn set_if(
@@ -379,23 +502,30 @@ impl DistributedCache for SqlServerCache {
         let rows = match condition {
             WriteCondition::Absent => {
                 let statement = &statements.set_if_absent;
-                self.write(("set_if", Retry::Never, statement), entry, &[])
-                    .await?
+                self.write(
+                    ("set_if", Retry::Never, Tables::Entries, statement),
+                    entry,
+                    &[],
+                )
+                .await?
             }
             WriteCondition::ValueEquals(expected) => {
                 let statement = &statements.set_if_value_equals;
                 let expected: &[u8] = expected;
-                self.write(("set_if", Retry::Never, statement), entry, &[&expected])
-                    .await?
+                self.write(
+                    ("set_if", Retry::Never, Tables::Entries, statement),
+                    entry,
+                    &[&expected],
+                )
+                .await?
             }
             WriteCondition::LockHeld(token) => {
                 let statement = &statements.set_if_lock_held;
-                let lock = lock_id(key);
                 let token = token.as_str().as_bytes();
                 self.write(
-                    ("set_if", Retry::Never, statement),
+                    ("set_if", Retry::Never, Tables::Both, statement),
                     entry,
-                    &[&lock.as_str(), &token],
+                    &[&token],
                 )
                 .await?
             }
@@ -419,6 +549,7 @@ impl DistributedCache for SqlServerCache {
             .rows(
                 "refresh",
                 Retry::Idempotent,
+                Tables::Entries,
                 Request::Execute(sql, &[&key, &now]),
             )
             .await
@@ -429,7 +560,12 @@ impl DistributedCache for SqlServerCache {
         validate_key(key)?;
         let sql = &self.inner.statements.remove;
         self.inner
-            .rows("remove", Retry::Idempotent, Request::Execute(sql, &[&key]))
+            .rows(
+                "remove",
+                Retry::Idempotent,
+                Tables::Entries,
+                Request::Execute(sql, &[&key]),
+            )
             .await
             .map(drop)
     }
@@ -446,6 +582,7 @@ impl DistributedCache for SqlServerCache {
             .rows(
                 "remove_if_equals",
                 Retry::Never,
+                Tables::Entries,
                 Request::Execute(sql, &[&key, &expected, &now]),
             )
             .await?;
@@ -461,8 +598,7 @@ impl DistributedCache for SqlServerCache {
         validate_key(key)?;
         let now = expiry::sql_time(SystemTime::now());
         let until = expiry::add(now, lease);
-        let lock = lock_id(key);
-        let (lock, token) = (lock.as_str(), token.as_str().as_bytes());
+        let token = token.as_str().as_bytes();
         let sql = &self.inner.statements.try_lock;
         // Idempotent: taking a lock already held with the same token succeeds and extends it.
         let rows = self
@@ -470,7 +606,8 @@ impl DistributedCache for SqlServerCache {
             .rows(
                 "try_lock",
                 Retry::Idempotent,
-                Request::Execute(sql, &[&lock, &token, &until, &now]),
+                Tables::Locks,
+                Request::Execute(sql, &[&key, &token, &until, &now]),
             )
             .await?;
         Ok(rows > 0)
@@ -478,14 +615,14 @@ impl DistributedCache for SqlServerCache {
 
     async fn unlock(&self, key: &str, token: &LockToken) -> Result<(), CacheError> {
         validate_key(key)?;
-        let lock = lock_id(key);
-        let (lock, token) = (lock.as_str(), token.as_str().as_bytes());
+        let token = token.as_str().as_bytes();
         let sql = &self.inner.statements.unlock;
         self.inner
             .rows(
                 "unlock",
                 Retry::Idempotent,
-                Request::Execute(sql, &[&lock, &token]),
+                Tables::Locks,
+                Request::Execute(sql, &[&key, &token]),
             )
             .await
             .map(drop)
@@ -494,11 +631,11 @@ impl DistributedCache for SqlServerCache {
     async fn ping(&self) -> Result<(), CacheError> {
         match self
             .inner
-            .call("ping", Retry::Idempotent, Request::Ping)
+            .call("ping", Retry::Idempotent, Tables::Neither, Request::Ping)
             .await?
         {
             Reply::Pong => Ok(()),
-            Reply::Rows(_) | Reply::Bytes(_) => Err(unexpected("ping")),
+            Reply::Rows(_) | Reply::Bytes(_) | Reply::Server(_) => Err(unexpected("ping")),
         }
     }
 }

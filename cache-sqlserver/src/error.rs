@@ -24,6 +24,9 @@ pub enum SqlServerConfigError {
         /// The name that was refused.
         name: String,
     },
+    /// The lock table was given the name of the entry table.
+    #[error("the lock table must not be the entry table {0:?}")]
+    SameTable(String),
     /// The background deletion of expired rows would run more often than the minimum allows.
     #[error("expired_items_deletion_interval of {got:?} is below the minimum of {min:?}")]
     DeletionIntervalTooShort {
@@ -57,6 +60,36 @@ pub enum SqlServerError {
     /// connection timeout.
     #[error("no SQL Server connection available within {0:?}")]
     PoolTimedOut(Duration),
+    /// A table of the cache does not exist (SQL error 208 on a statement using it, or the
+    /// start-up check). The source, if any, is the driver's error.
+    #[error(
+        "table {table} does not exist: create it with `sql-cache create --connection-string ... \
+         --schema {schema} --table {entry_table} --if-not-exists` (or \
+         `SqlServerCache::create_table_if_missing`)"
+    )]
+    MissingTable {
+        /// The missing table, quoted (`[dbo].[Sessions_Locks]`), or both names joined by `or`
+        /// when the statement used both.
+        table: String,
+        /// The schema, for the command.
+        schema: String,
+        /// The entry table's name, for the command.
+        entry_table: String,
+        /// The server's error (downcast the source to `tiberius::error::Error`).
+        #[source]
+        source: Option<tiberius::error::Error>,
+    },
+    /// The server is older than this provider supports (see `cache_sqlserver::server`).
+    #[error(
+        "SQL Server {version} (engine edition {edition}) is not supported: cache-sqlserver needs \
+         SQL Server 2016 (13.x) or later, or Azure SQL (it uses DATEDIFF_BIG)"
+    )]
+    UnsupportedServer {
+        /// `SERVERPROPERTY('ProductVersion')`.
+        version: String,
+        /// `SERVERPROPERTY('EngineEdition')`.
+        edition: i32,
+    },
     /// The server answered with a result of an unexpected shape.
     #[error("unexpected result from SQL Server: {0}")]
     UnexpectedResult(&'static str),

@@ -15,16 +15,53 @@
 //!     .table_name("Sessions")
 //!     .build()?;
 //! cache.create_table_if_missing().await?; // or once, with `sql-cache create`
+//! cache.check_server().await?; // supported server, both tables present
 //! # Ok(()) }
 //! ```
 //!
-//! ## The table
-//! `Id nvarchar(449)` (case-sensitive collation, primary key), `Value varbinary(max)`,
-//! `ExpiresAtTime datetimeoffset`, `SlidingExpirationInSeconds bigint NULL`,
-//! `AbsoluteExpiration datetimeoffset NULL`, indexed on `ExpiresAtTime`: see [`sql`] for every
-//! statement. Create it with the `sql-cache` binary of this crate
-//! (`sql-cache create --connection-string ... --schema dbo --table Sessions`, or `--print` to get
-//! the DDL) or [`SqlServerCache::create_table_if_missing`].
+//! ## Server version
+//! **SQL Server 2016 (13.x) or later, or Azure SQL Database / Managed Instance** (the sliding
+//! expiration uses `DATEDIFF_BIG`). [`SqlServerCache::check_server`] (the start-up check),
+//! [`SqlServerCache::create_table_if_missing`] and `sql-cache create` refuse older servers with
+//! [`SqlServerError::UnsupportedServer`]; see [`server`].
+//!
+//! ## The tables
+//! * The entry table is .NET's: `Id nvarchar(449) COLLATE SQL_Latin1_General_CP1_CS_AS` primary
+//!   key, `Value varbinary(max)`, `ExpiresAtTime datetimeoffset`,
+//!   `SlidingExpirationInSeconds bigint NULL`, `AbsoluteExpiration datetimeoffset NULL`, indexed
+//!   on `ExpiresAtTime`.
+//! * The lock table (`<table>_Locks` by default, [`SqlServerCacheOptions::lock_table_name`]):
+//!   `Id` as above, `Token varbinary(900)`, `ExpiresAtTime datetimeoffset`. Locks live there
+//!   under the key itself, so no lock can be read, overwritten or matched as an entry, whatever
+//!   the collation ignores.
+//!
+//! See [`sql`] for every statement. Create both with the `sql-cache` binary of this crate, in one
+//! transaction (`sql-cache create --connection-string ... --schema dbo --table Sessions`; it
+//! refuses an existing table as `dotnet sql-cache create` does, `--if-not-exists` creates only
+//! what is missing, e.g. the lock table next to a table .NET made; `--print` prints the DDL), or
+//! with [`SqlServerCache::create_table_if_missing`]. When the lock table is missing, locking
+//! fails with [`SqlServerError::MissingTable`], which names the table and the command to run.
+//!
+//! ## Keys
+//! SQL Server compares Ids by the column's collation: trailing spaces, control characters and
+//! character width are ignored (`'k '` = `'k'`, `N'ＡBC'` = `N'ABC'`). So that two different keys
+//! never name one row, keys must be **printable ASCII (U+0020 to U+007E), not end with a space**,
+//! and be at most 449 characters; other keys are refused with `CacheError::InvalidKey` (see
+//! [`keys`]). Session keys always qualify.
+//!
+//! ## Sharing the table with .NET
+//! A .NET application (`AddDistributedSqlServerCache`) and this crate read and write the same
+//! rows with the same expiration rules, with these differences a .NET application sharing the
+//! table may notice:
+//! * an entry past its `AbsoluteExpiration` is dead here even if its `ExpiresAtTime` (which
+//!   .NET sets to `now + sliding` regardless of the absolute expiration) lies ahead: `get`,
+//!   `refresh`, `set_if` and `remove_if_equals` all treat it as absent, and the cleanup deletes it;
+//! * keys outside the key policy, which .NET may write, cannot be read from here;
+//! * the lock table is this crate's own; .NET neither reads nor needs it.
+//!
+//! Compare-and-set (`set_if(ValueEquals)`, `remove_if_equals`) is exact to the byte: SQL Server
+//! ignores trailing zero bytes when comparing `varbinary`, so every comparison also compares
+//! `DATALENGTH`.
 //!
 //! ## Semantics (as .NET)
 //! * An entry written with no expiration gets [`SqlServerCacheOptions::default_sliding_expiration`]
@@ -35,9 +72,6 @@
 //!   stopped by [`SqlServerCache::shutdown`] or when the last clone of the cache drops.
 //! * Times come from this machine's clock (bound as parameters, like .NET's `SystemClock`): keep
 //!   the clocks of the nodes sharing a table synchronised.
-//! * Locks (`try_lock`) are rows of the same table whose Id is the key followed by
-//!   [`keys::LOCK_SUFFIX`] (U+0001 + `lock`); keys containing U+0001 are refused, so locks and
-//!   entries never collide. Keys are at most 444 UTF-16 code units, leaving room for the suffix.
 //!
 //! ## Connections and failures
 //! * Every operation is one round trip on one pooled connection (no `SELECT 1` on checkout).
@@ -53,8 +87,9 @@
 //!   [`SqlServerError`]), e.g. to read the SQL error number.
 //!
 //! ## TLS
-//! The `rustls` feature (default) lets tiberius encrypt connections (`Encrypt=true`, with
-//! `TrustServerCertificate=true` for self-signed server certificates). **A build without a TLS
+//! The `rustls` feature (default) lets tiberius encrypt connections (`Encrypt=true`, the default
+//! for Azure SQL; with `TrustServerCertificate=true` for self-signed server certificates, which
+//! skips verifying the server: use it only on a trusted network). **A build without a TLS
 //! backend (`default-features = false`) silently ignores `Encrypt=true` and talks in plain text.**
 //! To use the platform's TLS (native-tls) instead, turn off this crate's default features and
 //! enable `tiberius/native-tls` in your own `Cargo.toml` (tiberius' TLS backends are mutually
@@ -72,6 +107,7 @@ pub mod expiry;
 pub mod keys;
 mod options;
 mod pool;
+pub mod server;
 pub mod sql;
 
 pub use bb8;
@@ -82,6 +118,6 @@ pub use cache::SqlServerCache;
 pub use error::{SqlServerConfigError, SqlServerError};
 pub use options::{
     DEFAULT_CONNECTION_TIMEOUT, DEFAULT_DELETION_INTERVAL, DEFAULT_POOL_SIZE,
-    DEFAULT_SLIDING_EXPIRATION, MIN_DELETION_INTERVAL, SqlServerCacheBuilder,
+    DEFAULT_SLIDING_EXPIRATION, LOCK_TABLE_SUFFIX, MIN_DELETION_INTERVAL, SqlServerCacheBuilder,
     SqlServerCacheOptions, TableName,
 };

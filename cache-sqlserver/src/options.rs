@@ -32,6 +32,9 @@ pub struct SqlServerCacheOptions {
     /// Name of the table (create it with `sql-cache create` or
     /// [`SqlServerCache::create_table_if_missing`](crate::SqlServerCache::create_table_if_missing)).
     pub table_name: String,
+    /// Name of the lock table, in the same schema (default: `None`, meaning the table name
+    /// followed by [`LOCK_TABLE_SUFFIX`], e.g. `Sessions_Locks`). Created with the entry table.
+    pub lock_table_name: Option<String>,
     /// Maximum number of pooled connections (default 10).
     pub pool_size: u32,
     /// Bound on waiting for a pooled connection, including opening one (default 15 s).
@@ -49,6 +52,7 @@ impl Default for SqlServerCacheOptions {
             connection_string: String::new(),
             schema_name: "dbo".to_owned(),
             table_name: String::new(),
+            lock_table_name: None,
             pool_size: DEFAULT_POOL_SIZE,
             connection_timeout: DEFAULT_CONNECTION_TIMEOUT,
             default_sliding_expiration: DEFAULT_SLIDING_EXPIRATION,
@@ -63,6 +67,7 @@ impl fmt::Debug for SqlServerCacheOptions {
             .field("connection_string", &"<redacted>")
             .field("schema_name", &self.schema_name)
             .field("table_name", &self.table_name)
+            .field("lock_table_name", &self.lock_table_name)
             .field("pool_size", &self.pool_size)
             .field("connection_timeout", &self.connection_timeout)
             .field(
@@ -98,7 +103,10 @@ impl SqlServerCacheOptions {
         }
         let config = tiberius::Config::from_ado_string(&self.connection_string)
             .map_err(SqlServerConfigError::ConnectionString)?;
-        let table = TableName::new(&self.schema_name, &self.table_name)?;
+        let table = match &self.lock_table_name {
+            Some(locks) => TableName::with_lock_table(&self.schema_name, &self.table_name, locks)?,
+            None => TableName::new(&self.schema_name, &self.table_name)?,
+        };
         if self.pool_size == 0 {
             return Err(SqlServerConfigError::ZeroPoolSize);
         }
@@ -120,23 +128,43 @@ impl SqlServerCacheOptions {
     }
 }
 
-/// A validated `[schema].[table]` name.
+/// Appended to the table name to name the lock table by default (`Sessions` → `Sessions_Locks`).
+pub const LOCK_TABLE_SUFFIX: &str = "_Locks";
+
+/// The validated names of the cache's two tables: `[schema].[table]` for entries and
+/// `[schema].[lock table]` for locks.
 ///
-/// Both parts must match `^[A-Za-z_][A-Za-z0-9_]{0,127}$` and are always bracket-quoted in SQL,
+/// Every part must match `^[A-Za-z_][A-Za-z0-9_]{0,127}$` and is always bracket-quoted in SQL,
 /// so no identifier can inject SQL (nor contain `]` or `'`, which the quoting would need to escape).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableName {
     schema: String,
     table: String,
+    locks: String,
 }
 
 impl TableName {
-    /// Validates both parts.
+    /// Validates the names; the lock table is `table` followed by [`LOCK_TABLE_SUFFIX`].
     ///
     /// # Errors
-    /// [`SqlServerConfigError::InvalidIdentifier`] naming the part that is not a plain identifier.
+    /// [`SqlServerConfigError::InvalidIdentifier`] naming the part that is not a plain identifier
+    /// (`"lock table"` when the table name is too long to take the suffix: name the lock table
+    /// with [`TableName::with_lock_table`] then).
     pub fn new(schema: &str, table: &str) -> Result<Self, SqlServerConfigError> {
-        for (which, name) in [("schema", schema), ("table", table)] {
+        Self::with_lock_table(schema, table, &format!("{table}{LOCK_TABLE_SUFFIX}"))
+    }
+
+    /// Validates the names, with the lock table named `locks` (in the same schema).
+    ///
+    /// # Errors
+    /// [`SqlServerConfigError::InvalidIdentifier`] naming the part that is not a plain identifier,
+    /// or [`SqlServerConfigError::SameTable`] if `locks` is `table`.
+    pub fn with_lock_table(
+        schema: &str,
+        table: &str,
+        locks: &str,
+    ) -> Result<Self, SqlServerConfigError> {
+        for (which, name) in [("schema", schema), ("table", table), ("lock table", locks)] {
             if !is_identifier(name) {
                 return Err(SqlServerConfigError::InvalidIdentifier {
                     which,
@@ -144,9 +172,14 @@ impl TableName {
                 });
             }
         }
+        // Identifiers compare case-insensitively under the usual database collations.
+        if table.eq_ignore_ascii_case(locks) {
+            return Err(SqlServerConfigError::SameTable(table.to_owned()));
+        }
         Ok(Self {
             schema: schema.to_owned(),
             table: table.to_owned(),
+            locks: locks.to_owned(),
         })
     }
 
@@ -162,10 +195,22 @@ impl TableName {
         &self.table
     }
 
+    /// The lock table.
+    #[must_use]
+    pub fn lock_table(&self) -> &str {
+        &self.locks
+    }
+
     /// `[schema].[table]`, as the statements use it.
     #[must_use]
     pub fn quoted(&self) -> String {
         format!("[{}].[{}]", self.schema, self.table)
+    }
+
+    /// `[schema].[lock table]`, as the statements use it.
+    #[must_use]
+    pub fn quoted_locks(&self) -> String {
+        format!("[{}].[{}]", self.schema, self.locks)
     }
 }
 
@@ -215,6 +260,12 @@ impl SqlServerCacheBuilder {
     /// The table name.
     pub fn table_name(mut self, value: impl Into<String>) -> Self {
         self.options.table_name = value.into();
+        self
+    }
+
+    /// The lock table name (default: the table name followed by `_Locks`).
+    pub fn lock_table_name(mut self, value: impl Into<String>) -> Self {
+        self.options.lock_table_name = Some(value.into());
         self
     }
 
@@ -278,5 +329,28 @@ mod tests {
         ] {
             assert!(!is_identifier(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn lock_table_names() {
+        let name = TableName::new("dbo", "Sessions").unwrap();
+        assert_eq!(name.quoted_locks(), "[dbo].[Sessions_Locks]");
+        let named = TableName::with_lock_table("dbo", "Sessions", "SessionLocks").unwrap();
+        assert_eq!(named.quoted_locks(), "[dbo].[SessionLocks]");
+        // 128 characters leave no room for the suffix: the lock table must be named.
+        let long = "a".repeat(128);
+        assert!(matches!(
+            TableName::new("dbo", &long),
+            Err(SqlServerConfigError::InvalidIdentifier {
+                which: "lock table",
+                ..
+            })
+        ));
+        assert!(TableName::with_lock_table("dbo", &long, "Locks").is_ok());
+        assert!(matches!(
+            TableName::with_lock_table("dbo", "Sessions", "sessions"),
+            Err(SqlServerConfigError::SameTable(_))
+        ));
+        assert!(TableName::with_lock_table("dbo", "Sessions", "x]").is_err());
     }
 }

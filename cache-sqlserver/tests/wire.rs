@@ -120,6 +120,10 @@ async fn every_operation_is_one_round_trip() {
     let (r, n) = round_trips(&wire, c.delete_expired()).await;
     r.unwrap();
     assert_eq!(n, 1, "delete_expired");
+    // The start-up check is one round trip too.
+    let (r, n) = round_trips(&wire, c.check_server()).await;
+    r.unwrap();
+    assert_eq!(n, 1, "check_server");
     // One connection served everything.
     assert_eq!(wire.server.connections_accepted(), 1);
 }
@@ -305,8 +309,15 @@ async fn missing_table_is_reported_with_208() {
         .unwrap();
     let error = cache.get("k").await.unwrap_err();
     assert_eq!(server_error_number(&error), Some(208), "{error:?}");
+    assert!(
+        has_source::<SqlServerError>(&error, |e| matches!(
+            e,
+            SqlServerError::MissingTable { table, .. } if table == "[dbo].[Sessions]"
+        )),
+        "{error:?}"
+    );
     cache.create_table_if_missing().await.unwrap();
-    assert!(engine.table_exists());
+    assert!(engine.table_exists() && engine.lock_table_exists());
     // Idempotent.
     cache.create_table_if_missing().await.unwrap();
     assert_eq!(cache.get("k").await.unwrap(), None);
@@ -365,22 +376,21 @@ async fn rows_have_the_dotnet_layout() {
     assert_eq!(row.sliding_seconds, Some(600));
     assert_eq!(Some(row.expires_at), row.absolute);
 
-    // A lock is a row of its own, invisible to `get`, with the token as its value.
+    // A lock is a row of the lock table under the key itself, with the token; the entry is
+    // untouched.
     let token = LockToken::generate();
     assert!(c.try_lock("plain", &token, MINUTE).await.unwrap());
-    let lock = wire.engine.row("plain\u{1}lock").unwrap();
+    let lock = wire.engine.lock_row("plain").unwrap();
     assert_eq!(
-        lock.value,
+        lock.token,
         Bytes::copy_from_slice(token.as_str().as_bytes())
     );
-    assert_eq!(lock.sliding_seconds, None);
-    assert_eq!(Some(lock.expires_at), lock.absolute);
+    assert!(lock.expires_at <= sql_time(std::time::SystemTime::now() + MINUTE));
     assert_eq!(
         c.get("plain").await.unwrap(),
         Some(Bytes::from_static(b"v"))
     );
-    let error = c.get("plain\u{1}lock").await.unwrap_err();
-    assert!(matches!(error, CacheError::InvalidKey { .. }), "{error:?}");
     c.unlock("plain", &token).await.unwrap();
-    assert!(wire.engine.row("plain\u{1}lock").is_none());
+    assert!(wire.engine.lock_row("plain").is_none());
+    assert!(wire.engine.row("plain").is_some());
 }

@@ -2,4 +2,4 @@
 //! statements in memory, and a `SqlServerCache` connected to it (see `integration_tests::tds::sql_cache`).
 
 #[allow(unused_imports)] // each test crate uses a part
-pub use integration_tests::tds::sql_cache::{Wire, start};
+pub use integration_tests::tds::sql_cache::{Wire, connect, start};

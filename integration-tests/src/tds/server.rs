@@ -11,10 +11,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use super::engine::{SqlEngine, SqlError};
+use super::tls::TdsTls;
 use super::wire::connection;
 
-/// Login credentials and database the server accepts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Login credentials and database the server accepts, and its TLS.
+#[derive(Debug, Clone)]
 pub struct TdsServerConfig {
     /// SQL login name (compared case-insensitively, like SQL Server's default collation).
     pub user: String,
@@ -23,17 +24,34 @@ pub struct TdsServerConfig {
     /// The database. LOGIN7 may name it (case-insensitively) or leave it empty; any other
     /// name fails the login with 4060, as on a real server.
     pub database: String,
+    /// TLS: `None` answers PRELOGIN with "encryption not supported" (plain text only). With a
+    /// certificate, a client offering login-only encryption (`Encrypt=false`) gets its LOGIN7
+    /// encrypted, a client asking for encryption (`Encrypt=true`) gets everything encrypted,
+    /// and [`TdsTls::require_encryption`] encrypts everything for every client.
+    pub tls: Option<TdsTls>,
 }
 
 impl Default for TdsServerConfig {
-    /// `sa` / `TdsTest-Passw0rd` / `master`.
+    /// `sa` / `TdsTest-Passw0rd` / `master`, no TLS.
     fn default() -> Self {
         Self {
             user: "sa".to_owned(),
             password: "TdsTest-Passw0rd".to_owned(),
             database: "master".to_owned(),
+            tls: None,
         }
     }
+}
+
+/// Successful logins by how the connection was encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Logins {
+    /// Plain text throughout.
+    pub plain: u64,
+    /// LOGIN7 encrypted, plain text after.
+    pub login_only: u64,
+    /// Encrypted from LOGIN7 on.
+    pub encrypted: u64,
 }
 
 /// A failure mode injected into every connection, old and new, from its next message on.
@@ -69,6 +87,8 @@ pub(crate) struct Shared {
     pub(crate) requests_served: AtomicU64,
     /// Statements handed to the engine.
     pub(crate) statements_executed: AtomicU64,
+    /// Successful logins by encryption.
+    pub(crate) logins: Mutex<Logins>,
 }
 
 impl Shared {
@@ -81,7 +101,7 @@ impl Shared {
     }
 }
 
-/// An in-memory SQL Server speaking TDS 7.4 on `127.0.0.1`, without TLS.
+/// An in-memory SQL Server speaking TDS 7.4 on `127.0.0.1`, with TLS if configured.
 ///
 /// Dropping it stops the server: see the [`Drop`] implementation for the order.
 pub struct TdsServer {
@@ -109,7 +129,19 @@ impl TdsServer {
         engine: Arc<dyn SqlEngine>,
         config: TdsServerConfig,
     ) -> std::io::Result<TdsServer> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::start_on(0, engine, config).await
+    }
+
+    /// Like [`start`](Self::start) on `127.0.0.1:port` (0: any free port).
+    ///
+    /// # Errors
+    /// The bind failed (e.g. the port is taken).
+    pub async fn start_on(
+        port: u16,
+        engine: Arc<dyn SqlEngine>,
+        config: TdsServerConfig,
+    ) -> std::io::Result<TdsServer> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             engine,
@@ -118,6 +150,7 @@ impl TdsServer {
             connections_accepted: AtomicU64::new(0),
             requests_served: AtomicU64::new(0),
             statements_executed: AtomicU64::new(0),
+            logins: Mutex::new(Logins::default()),
         });
         let (shutdown, stop) = oneshot::channel();
         tokio::spawn(accept_loop(listener, Arc::clone(&shared), stop));
@@ -136,19 +169,43 @@ impl TdsServer {
     /// An ADO.NET connection string for `tiberius::Config::from_ado_string`, e.g.
     /// `Server=tcp:127.0.0.1,PORT;User Id=sa;Password=..;Database=master;Encrypt=DANGER_PLAINTEXT;TrustServerCertificate=true`.
     ///
-    /// `Encrypt=DANGER_PLAINTEXT` selects `EncryptionLevel::NotSupported` whether or not
-    /// tiberius is built with a TLS feature (`Encrypt=false` would select `Off`, which still
-    /// encrypts the login when TLS is compiled in — impossible against this server).
+    /// Without TLS, `Encrypt=DANGER_PLAINTEXT` selects `EncryptionLevel::NotSupported` whether
+    /// or not tiberius is built with a TLS feature (`Encrypt=false` would select `Off`, which
+    /// still encrypts the login when TLS is compiled in — impossible against this server).
+    /// With TLS, `Encrypt=true` (the server's certificate is self-issued, so trusted blindly).
     /// Values with `;`, `=`, quotes or spaces are wrapped in `{...}`.
     pub fn connection_string(&self) -> String {
+        let encryption = if self.shared.config.tls.is_some() {
+            "Encrypt=true"
+        } else {
+            "Encrypt=DANGER_PLAINTEXT"
+        };
+        format!(
+            "{};{encryption};TrustServerCertificate=true",
+            self.base_connection_string()
+        )
+    }
+
+    /// [`connection_string`](Self::connection_string) without the `Encrypt` and
+    /// `TrustServerCertificate` settings, for tests choosing their own.
+    pub fn base_connection_string(&self) -> String {
         let config = &self.shared.config;
         format!(
-            "Server=tcp:127.0.0.1,{};User Id={};Password={};Database={};Encrypt=DANGER_PLAINTEXT;TrustServerCertificate=true",
+            "Server=tcp:127.0.0.1,{};User Id={};Password={};Database={}",
             self.addr.port(),
             ado_value(&config.user),
             ado_value(&config.password),
             ado_value(&config.database),
         )
+    }
+
+    /// Successful logins since start, by encryption.
+    pub fn logins(&self) -> Logins {
+        *self
+            .shared
+            .logins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Sets the fault applied from every connection's next message on.

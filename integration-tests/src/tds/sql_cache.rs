@@ -20,13 +20,29 @@ pub struct Wire {
     pub server: TdsServer,
 }
 
-/// Starts a server for `[dbo].[Sessions]` and a cache with `pool_size` connections on it.
+/// Starts a server for `[dbo].[Sessions]` and a cache with `pool_size` connections on it, and
+/// creates the tables.
 ///
 /// # Panics
-/// If the server cannot start or the table cannot be created: a failed setup fails the test.
+/// If the server cannot start or the tables cannot be created: a failed setup fails the test.
 #[allow(clippy::expect_used)]
 pub async fn start(pool_size: u32) -> Wire {
     let engine = Arc::new(SqlCacheEngine::new("dbo", "Sessions").expect("valid names"));
+    let wire = connect(engine, pool_size).await;
+    wire.cache
+        .create_table_if_missing()
+        .await
+        .expect("create the tables");
+    wire
+}
+
+/// Starts a server on `engine` (for `[dbo].[Sessions]`, in whatever state the test prepared)
+/// and a cache with `pool_size` connections on it; creates nothing.
+///
+/// # Panics
+/// If the server cannot start.
+#[allow(clippy::expect_used)]
+pub async fn connect(engine: Arc<SqlCacheEngine>, pool_size: u32) -> Wire {
     let server = TdsServer::start(engine.clone(), TdsServerConfig::default())
         .await
         .expect("TDS test server starts");
@@ -38,10 +54,6 @@ pub async fn start(pool_size: u32) -> Wire {
         .connection_timeout(Duration::from_secs(5))
         .build()
         .expect("valid options");
-    cache
-        .create_table_if_missing()
-        .await
-        .expect("create the table");
     Wire {
         cache,
         engine,

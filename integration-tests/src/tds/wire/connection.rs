@@ -1,4 +1,5 @@
-//! One client connection: PRELOGIN, LOGIN7, then SQLBatch / RPC requests answered in order.
+//! One client connection: PRELOGIN (and the TLS handshake, if encryption was negotiated),
+//! LOGIN7, then SQLBatch / RPC requests answered in order.
 //!
 //! The task owns its socket; dropping the task (server shutdown aborts it) closes the socket.
 //! Engine calls run inline: the engines are in-memory and fast, and a request on one
@@ -15,8 +16,12 @@ use crate::tds::server::{Fault, Shared};
 
 use super::error::ProtocolError;
 use super::packet::{self, PacketWriter, read_message};
+use super::prelogin::Encryption;
 use super::request::{self, Statement};
 use super::response::{self, Kind};
+use super::tokens::TdsVersion;
+use super::transaction::{self, Transactions};
+use super::transport::Transport;
 use super::{login, prelogin, tokens};
 
 /// Where the connection is in the login sequence.
@@ -38,10 +43,13 @@ pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, spid: u16) {
         tracing::debug!(error = %e, "TDS test server: set_nodelay failed");
     }
     let mut conn = Connection {
-        stream: BufReader::new(stream),
+        stream: BufReader::new(Transport::Plain(stream)),
         shared,
         writer: PacketWriter::new(spid),
         phase: Phase::PreLogin,
+        encryption: Encryption::None,
+        version: TdsVersion::V7_4,
+        transactions: Transactions::default(),
     };
     match conn.run().await {
         Ok(()) => tracing::debug!(spid, "TDS test server: connection closed"),
@@ -50,10 +58,16 @@ pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, spid: u16) {
 }
 
 struct Connection {
-    stream: BufReader<TcpStream>,
+    stream: BufReader<Transport>,
     shared: Arc<Shared>,
     writer: PacketWriter,
     phase: Phase,
+    /// Negotiated in PRELOGIN.
+    encryption: Encryption,
+    /// Negotiated in LOGIN7.
+    version: TdsVersion,
+    /// Transaction descriptors handed out (see [`transaction`]).
+    transactions: Transactions,
 }
 
 impl Connection {
@@ -75,8 +89,22 @@ impl Connection {
             };
             match (self.phase, message.ty) {
                 (Phase::PreLogin, packet::PRELOGIN) => {
-                    prelogin::validate_request(&message.payload)?;
-                    self.send(&prelogin::response()).await?;
+                    let client = prelogin::parse_request(&message.payload)?;
+                    let offer = self
+                        .shared
+                        .config
+                        .tls
+                        .as_ref()
+                        .map(|t| t.require_encryption);
+                    let Some((answer, encryption)) = prelogin::negotiate(client, offer) else {
+                        // The client cannot meet our requirement (or we cannot meet its).
+                        return Ok(());
+                    };
+                    self.send(&prelogin::response(answer)).await?;
+                    self.encryption = encryption;
+                    if encryption != Encryption::None {
+                        self.start_tls().await?;
+                    }
                     self.phase = Phase::Login;
                 }
                 (Phase::PreLogin | Phase::Login, packet::LOGIN7) => {
@@ -86,16 +114,29 @@ impl Connection {
                     self.phase = Phase::Ready;
                 }
                 (Phase::Ready, packet::SQL_BATCH) => {
-                    let statement = request::parse_batch(&message.payload);
+                    let statement = request::parse_batch(&message.payload, self.version);
                     self.statement(Kind::Batch, statement, injected).await?;
                 }
                 (Phase::Ready, packet::RPC) => {
-                    let statement = request::parse_rpc(&message.payload);
+                    let statement = request::parse_rpc(&message.payload, self.version);
                     self.statement(Kind::Rpc, statement, injected).await?;
+                }
+                (Phase::Ready, packet::TRANSACTION_MANAGER) => {
+                    let answer = match transaction::parse(&message.payload, self.version) {
+                        Ok(request) => self.transactions.answer(self.version, request),
+                        Err(ProtocolError::Unsupported(what)) => response::error(
+                            self.version,
+                            Kind::Batch,
+                            &tokens::internal(&format!("not supported: {what}")),
+                        ),
+                        Err(e) => return Err(e),
+                    };
+                    self.shared.requests_served.fetch_add(1, Ordering::SeqCst);
+                    self.send(&answer).await?;
                 }
                 (Phase::Ready, packet::ATTENTION) => {
                     // Requests are answered synchronously, so there is never one to cancel.
-                    self.send(&response::attention_ack()).await?;
+                    self.send(&response::attention_ack(self.version)).await?;
                 }
                 _ => {
                     return Err(ProtocolError::Malformed(
@@ -106,9 +147,29 @@ impl Connection {
         }
     }
 
+    /// The TLS handshake, right after the PRELOGIN answer (the client sends nothing else
+    /// before it, so nothing is buffered in the reader).
+    async fn start_tls(&mut self) -> Result<(), ProtocolError> {
+        let Some(tls) = &self.shared.config.tls else {
+            return Err(ProtocolError::Malformed(
+                "TLS negotiated without a certificate",
+            ));
+        };
+        let config = tls.config();
+        let plain = std::mem::replace(self.stream.get_mut(), Transport::Switching);
+        *self.stream.get_mut() = plain.enter_tls(config).await?;
+        Ok(())
+    }
+
     /// Checks the credentials; `false` after answering a failed login (the caller closes).
     async fn login(&mut self, payload: &[u8]) -> Result<bool, ProtocolError> {
+        if self.encryption == Encryption::LoginOnly {
+            // The client left TLS once LOGIN7 was sent: the answer goes in plain text.
+            let tls = std::mem::replace(self.stream.get_mut(), Transport::Switching);
+            *self.stream.get_mut() = tls.leave_tls();
+        }
         let login = login::parse(payload)?;
+        self.version = TdsVersion::negotiate(login.tds_version);
         let config = &self.shared.config;
         let failure = if login.integrated_security
             || !login.user.eq_ignore_ascii_case(&config.user)
@@ -134,11 +195,24 @@ impl Connection {
             None
         };
         if let Some(err) = failure {
-            self.send(&response::login_failed(&err)).await?;
+            self.send(&response::login_failed(self.version, &err))
+                .await?;
             return Ok(false);
         }
-        let response = response::login_ok(&config.database, login.packet_size, login.tds_version);
+        let response = response::login_ok(self.version, &config.database, login.packet_size);
         self.send(&response).await?;
+        {
+            let mut logins = self
+                .shared
+                .logins
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match self.encryption {
+                Encryption::None => logins.plain += 1,
+                Encryption::LoginOnly => logins.login_only += 1,
+                Encryption::Full => logins.encrypted += 1,
+            }
+        }
         // The ENVCHANGE just sent announces the size; it applies from the next message on.
         self.writer.packet_size = login.packet_size;
         Ok(true)
@@ -152,15 +226,17 @@ impl Connection {
         injected: Option<SqlError>,
     ) -> Result<(), ProtocolError> {
         let response = match statement {
-            Err(ProtocolError::Unsupported(what)) => {
-                response::error(kind, &tokens::internal(&format!("not supported: {what}")))
-            }
+            Err(ProtocolError::Unsupported(what)) => response::error(
+                self.version,
+                kind,
+                &tokens::internal(&format!("not supported: {what}")),
+            ),
             Err(e) => return Err(e),
             // Pool validation (bb8-tiberius sends `SELECT 1`) is answered here, so it works
             // with any engine and is not affected by `Fault::Error`.
-            Ok(statement) if is_select_one(&statement) => response::select_one(kind),
+            Ok(statement) if is_select_one(&statement) => response::select_one(self.version, kind),
             Ok(statement) => match injected {
-                Some(err) => response::error(kind, &err),
+                Some(err) => response::error(self.version, kind, &err),
                 None => {
                     self.shared
                         .statements_executed
@@ -170,8 +246,8 @@ impl Connection {
                         .engine
                         .execute(&statement.sql, &statement.params)
                     {
-                        Ok(outcome) => response::outcome(kind, &outcome),
-                        Err(err) => response::error(kind, &err),
+                        Ok(outcome) => response::outcome(self.version, kind, &outcome),
+                        Err(err) => response::error(self.version, kind, &err),
                     }
                 }
             },

@@ -16,4 +16,6 @@ mod reader;
 mod request;
 mod response;
 mod tokens;
+mod transaction;
+mod transport;
 mod values;

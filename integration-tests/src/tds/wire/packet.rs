@@ -16,6 +16,8 @@ pub(crate) const TABULAR_RESULT: u8 = 0x04;
 pub(crate) const ATTENTION: u8 = 0x06;
 /// LOGIN7.
 pub(crate) const LOGIN7: u8 = 0x10;
+/// Transaction manager request.
+pub(crate) const TRANSACTION_MANAGER: u8 = 0x0E;
 /// PRELOGIN.
 pub(crate) const PRELOGIN: u8 = 0x12;
 /// Packet size used until LOGIN7 negotiates another one.

@@ -10,7 +10,7 @@ use crate::tds::engine::SqlValue;
 
 use super::error::ProtocolError;
 use super::reader::{Reader, utf16_to_string};
-use super::values::{BIGVARBIN, DATETIMEOFFSETN, INTN, MAX_LEN, NVARCHAR, PLP_NULL};
+use super::values::{BIGVARBIN, DATETIMEOFFSETN, IMAGE, INTN, MAX_LEN, NTEXT, NVARCHAR, PLP_NULL};
 use super::{datetime, values::PLP_UNKNOWN_LEN};
 
 const NULLTYPE: u8 = 0x1F;
@@ -22,14 +22,16 @@ const NCHAR: u8 = 0xEF;
 const BIGBINARY: u8 = 0xAD;
 
 /// Parameter types declared in `sp_executesql`'s `@params` (`@P1 bigint,@P2 nvarchar(4000)`),
-/// keyed by lower-case name, as lower-case base type names (`nvarchar`).
+/// keyed by lower-case name, as lower-case base type names (`nvarchar`), and the names in
+/// declaration order (positional values take them by position).
 #[derive(Debug, Default)]
-pub(crate) struct Declarations(HashMap<String, String>);
+pub(crate) struct Declarations(HashMap<String, String>, Vec<String>);
 
 impl Declarations {
     /// Parses a declaration list; commas inside parentheses (`decimal(18,2)`) do not split.
     pub(crate) fn parse(decl: &str) -> Self {
         let mut map = HashMap::new();
+        let mut order = Vec::new();
         let mut depth = 0usize;
         let mut start = 0;
         let mut items = Vec::new();
@@ -50,9 +52,15 @@ impl Declarations {
             if let (Some(name), Some(ty)) = (words.next(), words.next()) {
                 let base = ty.split('(').next().unwrap_or(ty).to_ascii_lowercase();
                 map.insert(name.to_ascii_lowercase(), base);
+                order.push(name.to_owned());
             }
         }
-        Self(map)
+        Self(map, order)
+    }
+
+    /// The name of the `index`-th declared parameter (from 0).
+    pub(crate) fn name_at(&self, index: usize) -> Option<&str> {
+        self.1.get(index).map(String::as_str)
     }
 
     /// The declared base type of a parameter.
@@ -95,6 +103,21 @@ pub(crate) fn read_value(
             Ok(SqlValue::NVarChar(
                 bytes.map(|b| utf16_to_string(&b)).transpose()?,
             ))
+        }
+        // Long values, as clients before TDS 7.2 send strings and bytes (no `(max)` types):
+        // TYPE_INFO is a 4-byte maximum length (and a collation for `ntext`), the value a
+        // 4-byte length (all ones for NULL) and the bytes.
+        NTEXT => {
+            let _max_len = r.u32_le()?;
+            r.skip(5)?; // collation
+            let bytes = read_long(r)?;
+            Ok(SqlValue::NVarChar(
+                bytes.map(|b| utf16_to_string(&b)).transpose()?,
+            ))
+        }
+        IMAGE => {
+            let _max_len = r.u32_le()?;
+            Ok(SqlValue::VarBinary(read_long(r)?.map(Bytes::from)))
         }
         BIGVARBIN | BIGBINARY => {
             let max_len = r.u16_le()?;
@@ -157,6 +180,18 @@ fn read_var_bytes(r: &mut Reader<'_>, max_len: u16) -> Result<Option<Vec<u8>>, P
     match r.u16_le()? {
         0xFFFF => Ok(None),
         len => Ok(Some(r.bytes(usize::from(len))?.to_vec())),
+    }
+}
+
+/// A LONGLEN value of `ntext` / `image`: u32 length (`0xFFFFFFFF` is NULL), then the bytes.
+fn read_long(r: &mut Reader<'_>) -> Result<Option<Vec<u8>>, ProtocolError> {
+    match r.u32_le()? {
+        u32::MAX => Ok(None),
+        len => {
+            let len = usize::try_from(len)
+                .map_err(|_| ProtocolError::Malformed("long value too large"))?;
+            Ok(Some(r.bytes(len)?.to_vec()))
+        }
     }
 }
 

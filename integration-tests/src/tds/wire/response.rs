@@ -10,7 +10,7 @@ use crate::tds::engine::{Column, Outcome, SqlError, SqlType, SqlValue};
 
 use super::tokens::{
     COLLATION, DONE, DONE_ATTN, DONE_COUNT, DONE_ERROR, DONE_IN_PROC, DONE_MORE, DONE_PROC,
-    ENV_COLLATION, ENV_DATABASE, ENV_PACKET_SIZE, TokenWriter,
+    ENV_COLLATION, ENV_DATABASE, ENV_PACKET_SIZE, TdsVersion, TokenWriter,
 };
 
 /// How the request arrived, which decides the DONE token flavour.
@@ -24,12 +24,12 @@ pub(crate) enum Kind {
 
 /// The response to a successful statement. If the engine's outcome cannot be encoded
 /// (a value of the wrong type, a ragged row), the client gets an error instead.
-pub(crate) fn outcome(kind: Kind, outcome: &Outcome) -> Vec<u8> {
-    encode_outcome(kind, outcome).unwrap_or_else(|err| error(kind, &err))
+pub(crate) fn outcome(v: TdsVersion, kind: Kind, outcome: &Outcome) -> Vec<u8> {
+    encode_outcome(v, kind, outcome).unwrap_or_else(|err| error(v, kind, &err))
 }
 
-fn encode_outcome(kind: Kind, outcome: &Outcome) -> Result<Vec<u8>, SqlError> {
-    let mut w = TokenWriter::new();
+fn encode_outcome(v: TdsVersion, kind: Kind, outcome: &Outcome) -> Result<Vec<u8>, SqlError> {
+    let mut w = TokenWriter::new(v);
     let statement_done = match kind {
         Kind::Batch => DONE,
         Kind::Rpc => DONE_IN_PROC,
@@ -68,8 +68,8 @@ fn encode_outcome(kind: Kind, outcome: &Outcome) -> Result<Vec<u8>, SqlError> {
 }
 
 /// An ERROR token followed by a DONE (batch) or DONEPROC (RPC) with the error bit.
-pub(crate) fn error(kind: Kind, err: &SqlError) -> Vec<u8> {
-    let mut w = TokenWriter::new();
+pub(crate) fn error(v: TdsVersion, kind: Kind, err: &SqlError) -> Vec<u8> {
+    let mut w = TokenWriter::new(v);
     match kind {
         Kind::Batch => {
             w.error(err, "");
@@ -84,7 +84,7 @@ pub(crate) fn error(kind: Kind, err: &SqlError) -> Vec<u8> {
 }
 
 /// The built-in answer to `SELECT 1` (pool validation): one unnamed int column, one row.
-pub(crate) fn select_one(kind: Kind) -> Vec<u8> {
+pub(crate) fn select_one(v: TdsVersion, kind: Kind) -> Vec<u8> {
     let one = Outcome {
         result_sets: vec![crate::tds::engine::ResultSet {
             columns: vec![Column {
@@ -95,29 +95,29 @@ pub(crate) fn select_one(kind: Kind) -> Vec<u8> {
         }],
         rows_affected: None,
     };
-    outcome(kind, &one)
+    outcome(v, kind, &one)
 }
 
 /// Acknowledges an ATTENTION (cancel): a DONE with the attention bit.
-pub(crate) fn attention_ack() -> Vec<u8> {
-    let mut w = TokenWriter::new();
+pub(crate) fn attention_ack(v: TdsVersion) -> Vec<u8> {
+    let mut w = TokenWriter::new(v);
     w.done(DONE, DONE_ATTN, 0);
     w.finish()
 }
 
 /// Successful login: database, collation and packet size changes, LOGINACK, DONE.
-pub(crate) fn login_ok(database: &str, packet_size: usize, tds_version: u32) -> Vec<u8> {
-    let mut w = TokenWriter::new();
+pub(crate) fn login_ok(v: TdsVersion, database: &str, packet_size: usize) -> Vec<u8> {
+    let mut w = TokenWriter::new(v);
     w.env_change_str(ENV_DATABASE, database, "master");
     w.env_change_bytes(ENV_COLLATION, &COLLATION, &[]);
     let size = packet_size.to_string();
     w.env_change_str(ENV_PACKET_SIZE, &size, &size);
-    w.login_ack(tds_version);
+    w.login_ack();
     w.done(DONE, 0, 0);
     w.finish()
 }
 
 /// Failed login: ERROR (e.g. 18456) and DONE with the error bit.
-pub(crate) fn login_failed(err: &SqlError) -> Vec<u8> {
-    error(Kind::Batch, err)
+pub(crate) fn login_failed(v: TdsVersion, err: &SqlError) -> Vec<u8> {
+    error(v, Kind::Batch, err)
 }

@@ -37,16 +37,42 @@ pub(crate) const SERVER_NAME: &str = "tds-test-server";
 /// Longest message text we send (us_varchar counts UTF-16 units in a u16).
 const MAX_MESSAGE_CHARS: usize = 4000;
 
+/// The TDS version of a login (LOGIN7's TDSVersion, e.g. `0x7400_0004`), which decides
+/// encodings that changed between 7.1 and 7.4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TdsVersion(pub(crate) u32);
+
+impl TdsVersion {
+    /// TDS 7.4, what the server speaks before a login says otherwise.
+    pub(crate) const V7_4: Self = Self(0x7400_0004);
+    /// TDS 7.2, which brought 8-byte row counts and `(max)` types (PLP).
+    const V7_2: Self = Self(0x7209_0002);
+
+    /// The version answered in LOGINACK: the client's, at most 7.4 (SQL Server answers a
+    /// newer client with the newest it speaks).
+    pub(crate) fn negotiate(client: u32) -> Self {
+        Self(client.min(Self::V7_4.0))
+    }
+
+    /// Before 7.2: 4-byte DONE row counts, and `(max)` columns sent as `ntext` / `image`.
+    pub(crate) fn is_pre_7_2(self) -> bool {
+        self.0 < Self::V7_2.0
+    }
+}
+
 /// Accumulates the tokens of one response.
-#[derive(Default)]
 pub(crate) struct TokenWriter {
     buf: Vec<u8>,
+    version: TdsVersion,
 }
 
 impl TokenWriter {
-    /// An empty token stream.
-    pub(crate) fn new() -> Self {
-        Self::default()
+    /// An empty token stream for a client speaking `version`.
+    pub(crate) fn new(version: TdsVersion) -> Self {
+        Self {
+            buf: Vec::new(),
+            version,
+        }
     }
 
     /// The encoded tokens.
@@ -59,7 +85,12 @@ impl TokenWriter {
         self.buf.push(token);
         self.buf.extend_from_slice(&status.to_le_bytes());
         self.buf.extend_from_slice(&0u16.to_le_bytes()); // CurCmd: informational only
-        self.buf.extend_from_slice(&rows.to_le_bytes());
+        if self.version.is_pre_7_2() {
+            let rows = u32::try_from(rows).unwrap_or(u32::MAX);
+            self.buf.extend_from_slice(&rows.to_le_bytes());
+        } else {
+            self.buf.extend_from_slice(&rows.to_le_bytes());
+        }
     }
 
     /// RETURNSTATUS of a stored procedure.
@@ -77,7 +108,12 @@ impl TokenWriter {
         put_us_varchar(&mut body, &err.message);
         put_b_varchar(&mut body, SERVER_NAME);
         put_b_varchar(&mut body, procedure);
-        body.extend_from_slice(&1u32.to_le_bytes()); // line number
+        // Line number: 4 bytes from TDS 7.2 on, 2 before.
+        if self.version.is_pre_7_2() {
+            body.extend_from_slice(&1u16.to_le_bytes());
+        } else {
+            body.extend_from_slice(&1u32.to_le_bytes());
+        }
         self.length_prefixed(0xAA, &body);
     }
 
@@ -100,11 +136,11 @@ impl TokenWriter {
         self.length_prefixed(0xE3, &body);
     }
 
-    /// LOGINACK: the login succeeded, for TDS `tds_version`.
-    pub(crate) fn login_ack(&mut self, tds_version: u32) {
+    /// LOGINACK: the login succeeded, for this writer's TDS version.
+    pub(crate) fn login_ack(&mut self) {
         let mut body = vec![1]; // interface: SQL_TSQL
         // TDSVersion is sent most significant byte first (0x74000004 -> 74 00 00 04).
-        body.extend_from_slice(&tds_version.to_be_bytes());
+        body.extend_from_slice(&self.version.0.to_be_bytes());
         put_b_varchar(&mut body, "Microsoft SQL Server");
         body.extend_from_slice(&[16, 0, 0x10, 0x00]); // ProgVersion 16.0.4096
         self.length_prefixed(0xAD, &body);
@@ -119,9 +155,19 @@ impl TokenWriter {
         self.buf.push(0x81);
         self.buf.extend_from_slice(&count.to_le_bytes());
         for column in columns {
-            self.buf.extend_from_slice(&0u32.to_le_bytes()); // UserType
+            // UserType: 4 bytes from TDS 7.2 on, 2 before.
+            if self.version.is_pre_7_2() {
+                self.buf.extend_from_slice(&0u16.to_le_bytes());
+            } else {
+                self.buf.extend_from_slice(&0u32.to_le_bytes());
+            }
             self.buf.extend_from_slice(&1u16.to_le_bytes()); // Flags: fNullable
-            values::put_type_info(&mut self.buf, column.ty);
+            let legacy = self.version.is_pre_7_2();
+            values::put_type_info(&mut self.buf, column.ty, legacy);
+            if legacy && values::is_long(column.ty) {
+                // TDS 7.1: a text / image column names its table (US_VARCHAR); none here.
+                self.buf.extend_from_slice(&0u16.to_le_bytes());
+            }
             put_b_varchar(&mut self.buf, &column.name);
         }
         Ok(())
@@ -138,7 +184,7 @@ impl TokenWriter {
         }
         self.buf.push(0xD1);
         for (column, value) in columns.iter().zip(row) {
-            values::put_value(&mut self.buf, column, value)?;
+            values::put_value(&mut self.buf, column, value, self.version.is_pre_7_2())?;
         }
         Ok(())
     }
@@ -177,4 +223,25 @@ fn put_us_varchar(buf: &mut Vec<u8>, s: &str) {
     units
         .iter()
         .for_each(|u| buf.extend_from_slice(&u.to_le_bytes()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn done_row_counts_are_4_bytes_before_tds_7_2() {
+        let done = |version| {
+            let mut w = TokenWriter::new(version);
+            w.done(DONE, DONE_COUNT, 3);
+            w.finish()
+        };
+        assert_eq!(
+            done(TdsVersion(0x7100_0001)),
+            [0xFD, 0x10, 0, 0, 0, 3, 0, 0, 0]
+        );
+        assert_eq!(done(TdsVersion::V7_4).len(), 13);
+        assert_eq!(TdsVersion::negotiate(0x7500_0000), TdsVersion::V7_4);
+        assert!(TdsVersion::negotiate(0x730B_0003) == TdsVersion(0x730B_0003));
+    }
 }

@@ -21,9 +21,35 @@ pub(crate) const PLP_UNKNOWN_LEN: u64 = u64::MAX - 1;
 /// Chunk size for PLP values we send (any size is valid; several chunks exercise the client).
 const PLP_CHUNK: usize = 64 * 1024;
 
-/// Writes the TYPE_INFO of a result column.
-pub(crate) fn put_type_info(buf: &mut Vec<u8>, ty: SqlType) {
+/// NTEXT: `nvarchar(max)` for clients before TDS 7.2.
+pub(crate) const NTEXT: u8 = 0x63;
+/// IMAGE: `varbinary(max)` for clients before TDS 7.2.
+pub(crate) const IMAGE: u8 = 0x22;
+/// The largest `ntext` / `image` value, announced in TYPE_INFO.
+const LONG_MAX_LEN: u32 = 0x7FFF_FFFF;
+/// Text pointer and timestamp sent before an `ntext` / `image` value (any bytes will do: the
+/// client only uses them for the long-obsolete UPDATETEXT).
+const TEXT_POINTER: [u8; 16] = [0; 16];
+const TEXT_TIMESTAMP: [u8; 8] = [0; 8];
+
+/// Whether `ty` goes out as `ntext` / `image` to a client before TDS 7.2.
+pub(crate) fn is_long(ty: SqlType) -> bool {
+    matches!(ty, SqlType::NVarCharMax | SqlType::VarBinaryMax)
+}
+
+/// Writes the TYPE_INFO of a result column; `legacy` for a client before TDS 7.2, which
+/// knows no `(max)` types: they go out as `ntext` / `image`, as SQL Server sends them.
+pub(crate) fn put_type_info(buf: &mut Vec<u8>, ty: SqlType, legacy: bool) {
     match ty {
+        SqlType::NVarCharMax if legacy => {
+            buf.push(NTEXT);
+            buf.extend_from_slice(&LONG_MAX_LEN.to_le_bytes());
+            buf.extend_from_slice(&tokens::COLLATION);
+        }
+        SqlType::VarBinaryMax if legacy => {
+            buf.push(IMAGE);
+            buf.extend_from_slice(&LONG_MAX_LEN.to_le_bytes());
+        }
         SqlType::Int => buf.extend_from_slice(&[INTN, 4]),
         SqlType::BigInt => buf.extend_from_slice(&[INTN, 8]),
         SqlType::NVarCharMax => {
@@ -39,13 +65,21 @@ pub(crate) fn put_type_info(buf: &mut Vec<u8>, ty: SqlType) {
     }
 }
 
-/// Writes one ROW value of `column`; an error when the value's type does not match.
+/// Writes one ROW value of `column` (`legacy` as in [`put_type_info`]); an error when the
+/// value's type does not match.
 pub(crate) fn put_value(
     buf: &mut Vec<u8>,
     column: &Column,
     value: &SqlValue,
+    legacy: bool,
 ) -> Result<(), SqlError> {
     match (column.ty, value) {
+        (SqlType::NVarCharMax, SqlValue::NVarChar(v)) if legacy => {
+            put_long(buf, v.as_ref().map(|s| utf16le(s)).as_deref())?;
+        }
+        (SqlType::VarBinaryMax, SqlValue::VarBinary(v)) if legacy => {
+            put_long(buf, v.as_deref())?;
+        }
         (SqlType::Int, SqlValue::Int(v)) => match v {
             Some(v) => {
                 buf.push(4);
@@ -61,12 +95,7 @@ pub(crate) fn put_value(
             None => buf.push(0),
         },
         (SqlType::NVarCharMax, SqlValue::NVarChar(v)) => {
-            let bytes = v.as_ref().map(|s| {
-                s.encode_utf16()
-                    .flat_map(u16::to_le_bytes)
-                    .collect::<Vec<u8>>()
-            });
-            put_plp(buf, bytes.as_deref());
+            put_plp(buf, v.as_ref().map(|s| utf16le(s)).as_deref());
         }
         (SqlType::VarBinaryMax, SqlValue::VarBinary(v)) => put_plp(buf, v.as_deref()),
         (SqlType::DateTimeOffset, SqlValue::DateTimeOffset(v)) => match v {
@@ -86,6 +115,29 @@ pub(crate) fn put_value(
             )));
         }
     }
+    Ok(())
+}
+
+fn utf16le(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+/// An `ntext` / `image` value: text pointer, timestamp, 4-byte length, bytes; NULL is an
+/// empty text pointer alone.
+fn put_long(buf: &mut Vec<u8>, value: Option<&[u8]>) -> Result<(), SqlError> {
+    let Some(bytes) = value else {
+        buf.push(0);
+        return Ok(());
+    };
+    let len = u32::try_from(bytes.len())
+        .ok()
+        .filter(|len| *len <= LONG_MAX_LEN)
+        .ok_or_else(|| tokens::internal("value too long for ntext / image"))?;
+    buf.push(16);
+    buf.extend_from_slice(&TEXT_POINTER);
+    buf.extend_from_slice(&TEXT_TIMESTAMP);
+    buf.extend_from_slice(&len.to_le_bytes());
+    buf.extend_from_slice(bytes);
     Ok(())
 }
 
