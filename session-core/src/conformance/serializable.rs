@@ -567,7 +567,7 @@ impl DistributedCache for LateCalls {
         self.inner.get(key).await
     }
     async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<(), CacheError> {
-        let (inner, key, options) = (Arc::clone(&self.inner), key.to_owned(), options.clone());
+        let (inner, key, options) = (Arc::clone(&self.inner), key.to_owned(), *options);
         self.run("set", async move { inner.set(&key, value, &options).await })
             .await
     }
