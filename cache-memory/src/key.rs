@@ -23,21 +23,24 @@ impl EntryKey {
     }
 }
 
-/// The 16 bytes of `text` if it is a GUID in canonical lowercase hyphenated form.
+/// The 16 bytes of `text` if it is a GUID in canonical lowercase hyphenated form. Runs on every
+/// operation (a read included), so it walks the text once, with no iterator adapters.
 fn canonical_guid(text: &str) -> Option<[u8; 16]> {
     let b = text.as_bytes();
-    if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+    if b.len() != 36 {
         return None;
     }
     let mut out = [0u8; 16];
-    let mut digits = b
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| ![8, 13, 18, 23].contains(i));
+    let mut at = 0;
     for byte in &mut out {
-        let (_, &hi) = digits.next()?;
-        let (_, &lo) = digits.next()?;
-        *byte = (lower_hex(hi)? << 4) | lower_hex(lo)?;
+        if matches!(at, 8 | 13 | 18 | 23) {
+            if b[at] != b'-' {
+                return None;
+            }
+            at += 1;
+        }
+        *byte = (lower_hex(b[at])? << 4) | lower_hex(b[at + 1])?;
+        at += 2;
     }
     Some(out)
 }

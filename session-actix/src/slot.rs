@@ -53,14 +53,18 @@ impl SessionSlot {
     pub(crate) fn open(&self, req: &HttpRequest) -> &Opened {
         self.0.opened.get_or_init(|| {
             let config = &self.0.config;
-            let verified = config.cookie.read(req);
-            let request = config
-                .store
-                .open(verified.as_ref().map(|v| v.key().as_str()));
+            // The verified key moves into the session; it is cloned only for the rare cookie
+            // that must be re-signed (signed with a previous key).
+            let (key, resign) = match config.cookie.read(req) {
+                Some(v) if v.signed_with_previous_key() => (Some(v.key().clone()), Some(v)),
+                Some(v) => (Some(v.into_key()), None),
+                None => (None, None),
+            };
+            let request = config.store.open_key(key);
             Opened {
                 session: Session::new(request.session().clone()),
                 request,
-                resign: verified.filter(VerifiedCookie::signed_with_previous_key),
+                resign,
             }
         })
     }

@@ -66,7 +66,22 @@ impl SessionStore {
         if key.is_some() && parsed.is_none() {
             tracing::debug!("malformed session key ignored; starting a new session");
         }
-        Session::open(Arc::clone(&self.shared), parsed)
+        self.open_key(parsed)
+    }
+
+    /// Like [`open`](Self::open), for a key the web integration already holds as a
+    /// [`SessionKey`] (say, from verifying its cookie): no second parse, no copy.
+    ///
+    /// ```
+    /// # use session_core::{SessionKey, SessionStore};
+    /// fn per_request(store: &SessionStore, verified: Option<SessionKey>) {
+    ///     let session = store.open_key(verified); // no store call yet
+    ///     # let _ = session;
+    /// }
+    /// ```
+    #[must_use]
+    pub fn open_key(&self, key: Option<SessionKey>) -> RequestSession {
+        Session::open(Arc::clone(&self.shared), key)
     }
 
     /// The cache behind this store.
