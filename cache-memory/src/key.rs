@@ -3,9 +3,8 @@
 /// An entry key as the entry map holds it.
 ///
 /// Session keys (the 36-character GUID text that `SessionKey` generates) are by far the most
-/// common keys, and moka keeps two copies of every key (one in its hash table, one shared by
-/// its bookkeeping nodes). Held as text, such a key costs two 48-byte heap blocks; held as its
-/// 16 bytes it costs none. Only the exact canonical form (lowercase hex, hyphens at 8, 13, 18
+/// common keys. Held as text, such a key costs a 48-byte heap block of its own besides moka's
+/// `Arc` around the key; held as its 16 bytes, inline in that `Arc`, it costs none. Only the exact canonical form (lowercase hex, hyphens at 8, 13, 18
 /// and 23) is compacted, so the mapping is one-to-one and keys stay case-sensitive: `"A…"` and
 /// `"a…"` remain different keys. Any other key is kept as text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
