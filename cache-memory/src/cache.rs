@@ -32,8 +32,9 @@ use crate::weight::weigh;
 /// * **Bound**: the entries' total weight, each entry's resident cost in bytes
 ///   ([`entry_weight`](crate::entry_weight), calibrated by measurement), is kept under
 ///   [`MemoryCacheOptions::max_bytes`] by evicting the least recently used entries, so the
-///   bound is on the memory the entries occupy. LRU rather than moka's default TinyLFU, because TinyLFU may refuse to admit a brand
-///   new entry, and a session written a moment ago must be readable.
+///   bound is on the memory the entries occupy. LRU rather than moka's default TinyLFU,
+///   because TinyLFU may refuse to admit a brand new entry, and a session written a moment ago
+///   must be readable.
 /// * **Atomicity**: all writes to one key (entries and locks) are serialized, so `set_if` and
 ///   `remove_if_equals` check and write in one step. Their check counts as an access (it slides
 ///   the entry).
