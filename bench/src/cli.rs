@@ -8,6 +8,7 @@
 //!            [--prime] [--expect-session]
 //! bench memory-scale --sessions N
 //! bench moka-baseline --entries N
+//! bench flood --max-bytes N
 //! ```
 
 use std::time::Duration;
@@ -55,6 +56,11 @@ pub enum Command {
     MokaBaseline {
         /// Entries to insert.
         entries: u64,
+    },
+    /// Flood a bounded memory cache with new sessions and measure resident growth (see `flood`).
+    Flood {
+        /// The cache's bound.
+        max_bytes: u64,
     },
 }
 
@@ -158,12 +164,17 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliErro
             let entries = parse_count(args, "--entries")?;
             Ok(Command::MokaBaseline { entries })
         }
+        Some("flood") => {
+            args.next();
+            let max_bytes = positive(parse_count(args, "--max-bytes")?, "--max-bytes")?;
+            Ok(Command::Flood { max_bytes })
+        }
         _ => parse_drive(args),
     }
 }
 
-/// Walks flags and their values.
-/// The one required flag `name` of a probe subcommand (`memory-scale`, `moka-baseline`).
+/// The one required flag `name` of a probe subcommand (`memory-scale`, `moka-baseline`,
+/// `flood`).
 fn parse_count(args: impl Iterator<Item = String>, name: &'static str) -> Result<u64, CliError> {
     let mut count = None;
     let mut flags = Flags(args);
@@ -176,6 +187,7 @@ fn parse_count(args: impl Iterator<Item = String>, name: &'static str) -> Result
     count.ok_or(CliError::Missing(name))
 }
 
+/// Walks flags and their values.
 struct Flags<I: Iterator<Item = String>>(I);
 
 impl<I: Iterator<Item = String>> Flags<I> {
@@ -379,6 +391,14 @@ mod tests {
             cmd("moka-baseline --entries 10").unwrap(),
             Command::MokaBaseline { entries: 10 }
         );
+        assert_eq!(
+            cmd("flood --max-bytes 1024").unwrap(),
+            Command::Flood { max_bytes: 1024 }
+        );
+        assert!(matches!(
+            cmd("flood --max-bytes 0"),
+            Err(CliError::BadValue { .. })
+        ));
     }
 
     #[test]

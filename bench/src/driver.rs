@@ -1,6 +1,7 @@
 //! The driver (`bench` without a subcommand): starts a private redis-server and every server
 //! variant as children of this executable, runs the load generator (another child) against
-//! each in turn, round after round, then the memory-scale children, and renders the report.
+//! each in turn, round after round, then the memory probes (scale, moka alone, flood), and
+//! renders the report.
 
 use std::io::{BufRead, BufReader, Lines, Write};
 use std::net::{Ipv4Addr, TcpListener};
@@ -13,14 +14,16 @@ use tokio::runtime::Runtime;
 
 use crate::cli::DriveArgs;
 use crate::error::BenchError;
+use crate::flood::{FLOOD_BOUNDS, FloodSample};
 use crate::http_client::Client;
 use crate::load::{LoadResult, PRIMED};
 use crate::memory_scale::ScaleSample;
+use crate::moka_baseline::BaselineSample;
 use crate::redis_counts::RedisCounts;
 use crate::report::{Context, Machine, render, with_kept_notes};
 use crate::results::{Measurements, PrefillRun, Run};
 use crate::stats::RunSample;
-use crate::targets::{PREFILL_SESSIONS, SCALE_SESSIONS, figures};
+use crate::targets::{BASELINE_SESSIONS, PREFILL_SESSIONS, SCALE_SESSIONS, figures};
 use crate::variants::Variant;
 use crate::workload::Workload;
 
@@ -216,22 +219,37 @@ impl Driver {
         Ok(())
     }
 
+    /// Runs one probe child (`memory-scale`, `moka-baseline`, `flood`) and parses its line.
+    fn probe<T>(&self, args: &[&str], parse: impl Fn(&str) -> Option<T>) -> Result<T, BenchError> {
+        eprintln!("bench: {}", args.join(" "));
+        let output = Command::new(&self.exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.lines().find_map(parse).ok_or_else(|| {
+            BenchError::Child(format!(
+                "{} exited with {} and no result",
+                args.join(" "),
+                output.status
+            ))
+        })
+    }
+
     fn memory_scale(&self, m: &mut Measurements) -> Result<(), BenchError> {
         for n in SCALE_SESSIONS {
-            eprintln!("bench: memory scale, {n} sessions");
-            let output = Command::new(&self.exe)
-                .args(["memory-scale", "--sessions", &n.to_string()])
-                .stdin(Stdio::null())
-                .stderr(Stdio::inherit())
-                .output()?;
-            let text = String::from_utf8_lossy(&output.stdout);
-            let sample = text.lines().find_map(ScaleSample::parse).ok_or_else(|| {
-                BenchError::Child(format!(
-                    "memory-scale {n} exited with {} and no result",
-                    output.status
-                ))
-            })?;
-            m.scale.push(sample);
+            let n = n.to_string();
+            m.scale
+                .push(self.probe(&["memory-scale", "--sessions", &n], ScaleSample::parse)?);
+        }
+        let n = BASELINE_SESSIONS.to_string();
+        m.baseline
+            .push(self.probe(&["moka-baseline", "--entries", &n], BaselineSample::parse)?);
+        for bound in FLOOD_BOUNDS {
+            let bound = bound.to_string();
+            m.flood
+                .push(self.probe(&["flood", "--max-bytes", &bound], FloodSample::parse)?);
         }
         let (few, many) = PREFILL_SESSIONS;
         let mut servers = Vec::new();

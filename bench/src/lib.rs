@@ -8,12 +8,13 @@
 //!
 //! One executable plays every role, each in its own process: the driver (default) starts a
 //! private `redis-server`, the servers (`serve <variant>`), the load generator (`load`) and the
-//! memory probes (`memory-scale`) as children of itself; see [`cli`] for every flag.
+//! memory probes (`memory-scale`, `moka-baseline`, `flood`) as children of itself; see [`cli`] for every flag.
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod driver;
 pub mod error;
+pub mod flood;
 pub mod http_client;
 pub mod load;
 pub mod memory_scale;

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use bench::cli::{self, Command};
-use bench::{driver, error, load, memory_scale, moka_baseline, variants};
+use bench::{driver, error, flood, load, memory_scale, moka_baseline, variants};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -19,6 +19,7 @@ fn main() -> ExitCode {
                 Command::Load(l) => load::run_child(&l),
                 Command::MemoryScale { sessions } => memory_scale::run_child(sessions),
                 Command::MokaBaseline { entries } => moka_baseline::run_child(entries),
+                Command::Flood { max_bytes } => flood::run_child(max_bytes),
             });
     match result {
         Ok(()) => ExitCode::SUCCESS,

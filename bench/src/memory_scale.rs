@@ -102,14 +102,21 @@ impl ScaleSample {
 /// # Errors
 /// Not on Linux, or an unexpected file format.
 pub fn resident_bytes() -> Result<u64, BenchError> {
+    status_kib("VmRSS:").map(|kib| kib * 1024)
+}
+
+/// The field `name` (e.g. `"VmRSS:"`) of `/proc/self/status`, in KiB.
+///
+/// # Errors
+/// Not on Linux, or an unexpected file format.
+pub fn status_kib(name: &str) -> Result<u64, BenchError> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(name))
         .and_then(|rest| rest.trim().strip_suffix("kB"))
         .and_then(|kb| kb.trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .ok_or_else(|| BenchError::Child("no VmRSS in /proc/self/status".into()))
+        .ok_or_else(|| BenchError::Child(format!("no {name} in /proc/self/status")))
 }
 
 /// The `memory-scale` child: inserts `sessions` sessions and prints a [`ScaleSample`] line.

@@ -24,7 +24,28 @@ impl Expiry<u128, u64> for Fixed {
     }
 }
 
-/// Inserts `entries` entries and prints `moka-baseline entries=N bytes_per_entry=B`.
+/// What one `moka-baseline` child reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BaselineSample {
+    /// Entries inserted.
+    pub entries: u64,
+    /// Resident bytes per entry (growth of the resident set ÷ entries, rounded).
+    pub bytes_per_entry: u64,
+}
+
+impl BaselineSample {
+    /// Parses the child's line, `moka-baseline entries=N held=H bytes_per_entry=B`.
+    #[must_use]
+    pub fn parse(line: &str) -> Option<Self> {
+        let f = crate::load::key_values(line.strip_prefix("moka-baseline ")?);
+        Some(Self {
+            entries: *f.get("entries")?,
+            bytes_per_entry: *f.get("bytes_per_entry")?,
+        })
+    }
+}
+
+/// Inserts `entries` entries and prints `moka-baseline entries=N held=H bytes_per_entry=B`.
 ///
 /// # Errors
 /// `/proc` is unreadable, or the runtime cannot start.
@@ -54,4 +75,21 @@ pub fn run_child(entries: u64) -> Result<(), BenchError> {
         after.saturating_sub(before) as f64 / entries.max(1) as f64
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_child_line() {
+        assert_eq!(
+            BaselineSample::parse("moka-baseline entries=10 held=10 bytes_per_entry=369"),
+            Some(BaselineSample {
+                entries: 10,
+                bytes_per_entry: 369
+            })
+        );
+        assert_eq!(BaselineSample::parse("moka-baseline entries=10"), None);
+    }
 }

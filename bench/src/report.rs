@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::process::Command;
 
 use crate::cli::DriveArgs;
+use crate::flood::FLOOD_FACTOR;
 use crate::memory_scale::{KEY_BYTES, SESSION_BYTES};
 use crate::results::Measurements;
 use crate::targets::{Figure, PREFILL_SESSIONS};
@@ -155,7 +156,7 @@ pub fn render(ctx: &Context, m: &Measurements, figures: &[Figure]) -> String {
         );
     }
 
-    if !m.scale.is_empty() || !m.prefill.is_empty() {
+    if !m.scale.is_empty() || !m.prefill.is_empty() || !m.flood.is_empty() {
         let _ = writeln!(s, "\n## Memory provider scale\n");
     }
     if !m.scale.is_empty() {
@@ -178,6 +179,38 @@ pub fn render(ctx: &Context, m: &Measurements, figures: &[Figure]) -> String {
                 x.entries,
                 x.bytes_per_session(),
                 x.overhead_per_session()
+            );
+        }
+    }
+    for b in &m.baseline {
+        let _ = writeln!(
+            s,
+            "\nmoka alone (`moka-baseline`, configured as `MemoryCache` configures it, 16-byte \
+             keys and 8-byte values), {} entries: {} resident bytes per entry.",
+            b.entries, b.bytes_per_entry
+        );
+    }
+    if !m.flood.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nFlood (`flood`): new counter sessions written into a `MemoryCache` until they \
+             weigh {FLOOD_FACTOR}× its bound, one child process per bound; resident growth over \
+             the empty cache.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| max_bytes | sessions written | entries held | resident growth ÷ max_bytes | peak ÷ max_bytes |"
+        );
+        let _ = writeln!(s, "|---:|---:|---:|---:|---:|");
+        for f in &m.flood {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.3} | {:.3} |",
+                f.max_bytes,
+                f.written,
+                f.held,
+                f.ratio(),
+                f.peak_ratio()
             );
         }
     }
@@ -244,7 +277,7 @@ mod tests {
                 rss_before: 0,
                 rss_after: 3_000_000,
             }],
-            prefill: Vec::new(),
+            ..Measurements::default()
         };
         let ctx = Context {
             machine: Machine {

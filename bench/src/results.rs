@@ -3,8 +3,10 @@
 //! Ratios are taken per round (both sides measured minutes apart at most, in the same round)
 //! and then the median over rounds, so that slow machine drift cancels.
 
+use crate::flood::FloodSample;
 use crate::load::LoadResult;
 use crate::memory_scale::ScaleSample;
+use crate::moka_baseline::BaselineSample;
 use crate::stats::{RunSample, Summary, median, summarize};
 use crate::variants::Variant;
 use crate::workload::Workload;
@@ -42,6 +44,10 @@ pub struct Measurements {
     pub scale: Vec<ScaleSample>,
     /// `ours-memory` reads with few and many live sessions.
     pub prefill: Vec<PrefillRun>,
+    /// moka alone, per entry count.
+    pub baseline: Vec<BaselineSample>,
+    /// Resident growth of bounded caches flooded with new sessions.
+    pub flood: Vec<FloodSample>,
 }
 
 impl Measurements {
@@ -98,6 +104,15 @@ impl Measurements {
             })
             .collect();
         median(&per_round)
+    }
+
+    /// Overhead per live session of the memory provider minus moka's own per entry, at
+    /// `sessions` (both measured in the same run).
+    #[must_use]
+    pub fn overhead_above_moka(&self, sessions: u64) -> Option<f64> {
+        let ours = self.scale.iter().find(|s| s.sessions == sessions)?;
+        let moka = self.baseline.iter().find(|b| b.entries == sessions)?;
+        Some(ours.overhead_per_session() - moka.bytes_per_entry as f64)
     }
 
     /// Median `/read` requests per second of `ours-memory` with `live` prefilled sessions.

@@ -1,5 +1,6 @@
 //! Issue 6's targets, each beside the figure it judges (reported, never asserted).
 
+use crate::flood::MAX_FLOOD_RATIO;
 use crate::results::Measurements;
 use crate::variants::Variant::{self, *};
 use crate::workload::Workload;
@@ -10,6 +11,10 @@ pub const SCALE_SESSIONS: [u64; 3] = [10_000, 100_000, 1_000_000];
 pub const PREFILL_SESSIONS: (u64, u64) = (1_000, 1_000_000);
 /// Largest accepted provider overhead per live session, bytes.
 pub const MAX_OVERHEAD_BYTES: f64 = 256.0;
+/// Largest accepted overhead per live session above moka's own per entry, bytes (issue 16).
+pub const MAX_OVERHEAD_ABOVE_MOKA: f64 = 32.0;
+/// The session count at which the overhead is compared with moka's.
+pub const BASELINE_SESSIONS: u64 = 1_000_000;
 
 /// What a figure should be.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -139,6 +144,23 @@ pub fn figures(m: &Measurements) -> Vec<Figure> {
             Goal::AtMost(MAX_OVERHEAD_BYTES),
         ));
     }
+    out.push(Figure::new(
+        format!(
+            "memory overhead per live session above moka's own per entry, {BASELINE_SESSIONS} sessions"
+        ),
+        m.overhead_above_moka(BASELINE_SESSIONS),
+        Goal::AtMost(MAX_OVERHEAD_ABOVE_MOKA),
+    ));
+    for sample in &m.flood {
+        out.push(Figure::new(
+            format!(
+                "memory flood: resident growth at the bound ÷ max_bytes, max_bytes {} MiB",
+                sample.max_bytes / (1024 * 1024)
+            ),
+            Some(sample.ratio()),
+            Goal::AtMost(MAX_FLOOD_RATIO),
+        ));
+    }
     let (few, many) = PREFILL_SESSIONS;
     out.push(Figure::new(
         format!("ours-memory /read with {many} ÷ with {few} live sessions"),
@@ -178,7 +200,7 @@ mod tests {
                 rss_before: 0,
                 rss_after: 10 * 400,
             }],
-            prefill: Vec::new(),
+            ..Measurements::default()
         };
         let figures = figures(&m);
         let find = |prefix: &str| {
@@ -204,7 +226,44 @@ mod tests {
             find("ours-redis ÷ actix-session-redis, /read").status(),
             "not measured"
         );
-        let overhead = find("memory overhead");
+        let overhead = find("memory overhead per live session (");
         assert_eq!((overhead.value, overhead.status()), (Some(264.0), "missed"));
+        assert_eq!(
+            find("memory overhead per live session above").status(),
+            "not measured"
+        );
+    }
+
+    #[test]
+    fn memory_figures_compare_with_moka_and_the_bound() {
+        let m = Measurements {
+            scale: vec![ScaleSample {
+                sessions: BASELINE_SESSIONS,
+                entries: BASELINE_SESSIONS,
+                rss_before: 0,
+                rss_after: BASELINE_SESSIONS * 500,
+            }],
+            baseline: vec![crate::moka_baseline::BaselineSample {
+                entries: BASELINE_SESSIONS,
+                bytes_per_entry: 340,
+            }],
+            flood: vec![crate::flood::FloodSample {
+                max_bytes: 64 << 20,
+                written: 4,
+                held: 1,
+                rss_before: 0,
+                rss_after: 72 << 20,
+                rss_peak: 72 << 20,
+            }],
+            ..Measurements::default()
+        };
+        let figures = figures(&m);
+        let find = |prefix: &str| figures.iter().find(|f| f.name.starts_with(prefix)).unwrap();
+        let above = find("memory overhead per live session above");
+        // 500 − 136 (key and payload) − 340.
+        assert_eq!((above.value, above.status()), (Some(24.0), "met"));
+        let flood = find("memory flood");
+        assert_eq!((flood.value, flood.status()), (Some(1.125), "missed"));
+        assert!(flood.name.ends_with("64 MiB"));
     }
 }

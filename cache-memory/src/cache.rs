@@ -13,11 +13,12 @@ use session_core::{
     WriteCondition,
 };
 
-use crate::entry::{EntryExpiry, StoredEntry, entry_weight};
+use crate::entry::{EntryExpiry, StoredEntry};
 use crate::key::EntryKey;
 use crate::lease::{Lease, LeaseExpiry};
 use crate::options::{MemoryCacheBuilder, MemoryCacheOptions};
 use crate::stripes::KeyStripes;
+use crate::weight::weigh;
 
 /// An in-process [`DistributedCache`] on [moka](https://docs.rs/moka): sliding and absolute
 /// expiry per entry, bounded by total bytes, with atomic conditional writes and lease locks.
@@ -28,10 +29,12 @@ use crate::stripes::KeyStripes;
 /// * **Expiry**: each entry expires at `min(last access + sliding, absolute)`; `get` and
 ///   `refresh` slide it. Expired entries are evicted, not just hidden (moka's timer wheel), so a
 ///   server with many short sessions does not grow without bound.
-/// * **Bound**: the entries' total weight (key + value + [`ENTRY_OVERHEAD`](crate::ENTRY_OVERHEAD))
-///   is kept under [`MemoryCacheOptions::max_bytes`] by evicting the least recently used
-///   entries. LRU rather than moka's default TinyLFU, because TinyLFU may refuse to admit a brand
-///   new entry, and a session written a moment ago must be readable.
+/// * **Bound**: the entries' total weight, each entry's resident cost in bytes
+///   ([`entry_weight`](crate::entry_weight), calibrated by measurement), is kept under
+///   [`MemoryCacheOptions::max_bytes`] by evicting the least recently used entries, so the
+///   bound is on the memory the entries occupy. LRU rather than moka's default TinyLFU,
+///   because TinyLFU may refuse to admit a brand new entry, and a session written a moment ago
+///   must be readable.
 /// * **Atomicity**: all writes to one key (entries and locks) are serialized, so `set_if` and
 ///   `remove_if_equals` check and write in one step. Their check counts as an access (it slides
 ///   the entry).
@@ -68,7 +71,10 @@ impl MemoryCache {
     fn build_unchecked(options: MemoryCacheOptions) -> Self {
         let entries = Cache::builder()
             .max_capacity(options.max_bytes)
-            .weigher(|_: &EntryKey, entry: &StoredEntry| entry.weight)
+            .weigher(|key: &EntryKey, entry: &StoredEntry| {
+                // Within `u32`: `prepare` refuses heavier entries before they reach the map.
+                u32::try_from(weigh(key, entry.value.len())).unwrap_or(u32::MAX)
+            })
             .eviction_policy(EvictionPolicy::lru())
             .expire_after(EntryExpiry)
             .build();
@@ -114,41 +120,48 @@ impl MemoryCache {
         self.locks.run_pending_tasks().await;
     }
 
-    /// Validates the options and the size of a write, and builds the entry to store.
+    /// Validates the options and the size of a write, and builds the key and entry to store.
     fn prepare(
         &self,
         key: &str,
         value: Bytes,
         options: &EntryOptions,
-    ) -> Result<StoredEntry, CacheError> {
+    ) -> Result<(EntryKey, StoredEntry), CacheError> {
         let expiration: ResolvedExpiration = options.resolve(SystemTime::now())?;
-        let weight = entry_weight(key, &value);
+        let map_key = EntryKey::new(key);
+        let weight = weigh(&map_key, value.len());
         // moka weighs entries in `u32`; anything heavier than that, or than the whole cache,
         // would be evicted at once, so it is refused instead of silently dropped.
         let limit = self.max_bytes.min(u64::from(u32::MAX));
-        if u64::try_from(weight).map_or(true, |w| w > limit) {
+        if weight > limit {
             return Err(CacheError::PayloadTooLarge {
-                size: weight,
+                size: usize::try_from(weight).unwrap_or(usize::MAX),
                 limit: usize::try_from(limit).unwrap_or(usize::MAX),
             });
         }
-        Ok(StoredEntry {
-            value,
-            expiration,
-            // Within `u32` after the check above.
-            weight: u32::try_from(weight).unwrap_or(u32::MAX),
-        })
+        let entry = StoredEntry {
+            // One copy per write, into the single block the entry keeps (see `StoredEntry`).
+            value: Arc::from(value.as_ref()),
+            expiration: expiration.into(),
+        };
+        Ok((map_key, entry))
     }
 
     /// Whether `condition` holds for `key` right now. Call with the key's stripe held.
-    async fn condition_holds(&self, key: &str, condition: &WriteCondition) -> bool {
+    /// `map_key` is `key` as the entry map holds it.
+    async fn condition_holds(
+        &self,
+        map_key: &EntryKey,
+        key: &str,
+        condition: &WriteCondition,
+    ) -> bool {
         match condition {
-            WriteCondition::Absent => !self.entries.contains_key(&EntryKey::new(key)),
+            WriteCondition::Absent => !self.entries.contains_key(map_key),
             WriteCondition::ValueEquals(expected) => self
                 .entries
-                .get(&EntryKey::new(key))
+                .get(map_key)
                 .await
-                .is_some_and(|entry| entry.value == *expected),
+                .is_some_and(|entry| *entry.value == **expected),
             WriteCondition::LockHeld(token) => self
                 .locks
                 .get(key)
@@ -184,20 +197,26 @@ impl DistributedCache for MemoryCache {
         "memory"
     }
 
+    /// Every operation is a map operation in this process (at most a wait for another write
+    /// to the same key), so sessions skip the IO timeout's timer.
+    fn performs_io(&self) -> bool {
+        false
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
         // moka's `get` skips expired entries and calls `EntryExpiry::expire_after_read`, which
-        // slides the deadline, in the same operation.
+        // slides the deadline, in the same operation. The `Bytes` shares the stored block.
         Ok(self
             .entries
             .get(&EntryKey::new(key))
             .await
-            .map(|entry| entry.value))
+            .map(|entry| Bytes::from_owner(entry.value)))
     }
 
     async fn set(&self, key: &str, value: Bytes, options: &EntryOptions) -> Result<(), CacheError> {
-        let entry = self.prepare(key, value, options)?;
+        let (map_key, entry) = self.prepare(key, value, options)?;
         let _stripe = self.stripes.lock(key).await;
-        self.entries.insert(EntryKey::new(key), entry).await;
+        self.entries.insert(map_key, entry).await;
         Ok(())
     }
 
@@ -208,18 +227,18 @@ impl DistributedCache for MemoryCache {
         options: &EntryOptions,
         condition: &WriteCondition,
     ) -> Result<bool, CacheError> {
-        let entry = self.prepare(key, value, options)?;
+        let (map_key, entry) = self.prepare(key, value, options)?;
         let _stripe = self.stripes.lock(key).await;
-        if !self.condition_holds(key, condition).await {
+        if !self.condition_holds(&map_key, key, condition).await {
             return Ok(false);
         }
-        self.entries.insert(EntryKey::new(key), entry).await;
+        self.entries.insert(map_key, entry).await;
         Ok(true)
     }
 
     async fn refresh(&self, key: &str) -> Result<(), CacheError> {
         // A read is what slides an entry in moka; the value handle is dropped right away
-        // (cloning `Bytes` only bumps a reference count).
+        // (cloning the `Arc` only bumps a reference count).
         let _ = self.entries.get(&EntryKey::new(key)).await;
         Ok(())
     }
@@ -233,12 +252,13 @@ impl DistributedCache for MemoryCache {
     async fn remove_if_equals(&self, key: &str, expected: &Bytes) -> Result<bool, CacheError> {
         // The same stripe and check as `set_if(ValueEquals)`, so no write to the key can land
         // between the comparison and the removal. Cloning `Bytes` only bumps a reference count.
+        let map_key = EntryKey::new(key);
         let _stripe = self.stripes.lock(key).await;
         let condition = WriteCondition::ValueEquals(expected.clone());
-        if !self.condition_holds(key, &condition).await {
+        if !self.condition_holds(&map_key, key, &condition).await {
             return Ok(false);
         }
-        self.entries.invalidate(&EntryKey::new(key)).await;
+        self.entries.invalidate(&map_key).await;
         Ok(true)
     }
 

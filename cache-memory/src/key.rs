@@ -3,9 +3,8 @@
 /// An entry key as the entry map holds it.
 ///
 /// Session keys (the 36-character GUID text that `SessionKey` generates) are by far the most
-/// common keys, and moka keeps two copies of every key (one in its hash table, one shared by
-/// its bookkeeping nodes). Held as text, such a key costs two 48-byte heap blocks; held as its
-/// 16 bytes it costs none. Only the exact canonical form (lowercase hex, hyphens at 8, 13, 18
+/// common keys. Held as text, such a key costs a 48-byte heap block of its own besides moka's
+/// `Arc` around the key; held as its 16 bytes, inline in that `Arc`, it costs none. Only the exact canonical form (lowercase hex, hyphens at 8, 13, 18
 /// and 23) is compacted, so the mapping is one-to-one and keys stay case-sensitive: `"A…"` and
 /// `"a…"` remain different keys. Any other key is kept as text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -23,21 +22,24 @@ impl EntryKey {
     }
 }
 
-/// The 16 bytes of `text` if it is a GUID in canonical lowercase hyphenated form.
+/// The 16 bytes of `text` if it is a GUID in canonical lowercase hyphenated form. Runs on every
+/// operation (a read included), so it walks the text once, with no iterator adapters.
 fn canonical_guid(text: &str) -> Option<[u8; 16]> {
     let b = text.as_bytes();
-    if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+    if b.len() != 36 {
         return None;
     }
     let mut out = [0u8; 16];
-    let mut digits = b
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| ![8, 13, 18, 23].contains(i));
+    let mut at = 0;
     for byte in &mut out {
-        let (_, &hi) = digits.next()?;
-        let (_, &lo) = digits.next()?;
-        *byte = (lower_hex(hi)? << 4) | lower_hex(lo)?;
+        if matches!(at, 8 | 13 | 18 | 23) {
+            if b[at] != b'-' {
+                return None;
+            }
+            at += 1;
+        }
+        *byte = (lower_hex(b[at])? << 4) | lower_hex(b[at + 1])?;
+        at += 2;
     }
     Some(out)
 }

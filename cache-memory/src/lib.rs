@@ -34,10 +34,11 @@ mod key;
 mod lease;
 mod options;
 mod stripes;
+mod weight;
 
 pub use cache::MemoryCache;
-pub use entry::ENTRY_OVERHEAD;
 pub use options::{DEFAULT_MAX_BYTES, MemoryCacheBuilder, MemoryCacheOptions};
 pub use session_core::{
     CacheError, ConfigError, DistributedCache, EntryOptions, LockToken, SharedCache, WriteCondition,
 };
+pub use weight::{ENTRY_OVERHEAD, entry_weight};

@@ -18,8 +18,9 @@ pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemoryCacheOptions {
-    /// Upper bound on the total size of all entries, in bytes. Each entry counts as its key
-    /// length + value length + [`ENTRY_OVERHEAD`](crate::ENTRY_OVERHEAD). When the bound is
+    /// Upper bound on the memory the entries occupy, in bytes. Each entry counts as its
+    /// resident cost, [`entry_weight`](crate::entry_weight): the heap blocks of its value and
+    /// key plus [`ENTRY_OVERHEAD`](crate::ENTRY_OVERHEAD), measured. When the bound is
     /// exceeded, the least recently used entries are evicted. A single entry larger than the
     /// bound is refused with [`CacheError::PayloadTooLarge`](session_core::CacheError::PayloadTooLarge).
     ///

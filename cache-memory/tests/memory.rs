@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cache_memory::{
-    CacheError, ConfigError, DistributedCache, ENTRY_OVERHEAD, EntryOptions, LockToken,
-    MemoryCache, MemoryCacheOptions,
+    CacheError, ConfigError, DistributedCache, EntryOptions, LockToken, MemoryCache,
+    MemoryCacheOptions, entry_weight,
 };
 
 const LONG: EntryOptions = EntryOptions::sliding(Duration::from_secs(300));
@@ -29,7 +29,7 @@ async fn byte_bound_evicts_least_recently_used() {
         "weighted size {} exceeds the bound {MAX}",
         cache.weighted_size()
     );
-    let per_entry = (9 + 4096 + ENTRY_OVERHEAD) as u64;
+    let per_entry = entry_weight("entry-000", 4096);
     assert!(cache.entry_count() > 0);
     assert!(cache.entry_count() <= MAX / per_entry);
     // LRU: the oldest entries went, the newest is there.
@@ -44,7 +44,8 @@ async fn entry_larger_than_the_bound_is_refused() {
     assert!(
         matches!(
             result,
-            Err(CacheError::PayloadTooLarge { size, limit: 1024 }) if size == 3 + 2048 + ENTRY_OVERHEAD
+            Err(CacheError::PayloadTooLarge { size, limit: 1024 })
+                if size as u64 == entry_weight("big", 2048)
         ),
         "{result:?}"
     );
@@ -129,5 +130,6 @@ fn defaults() {
     assert_eq!(cache.max_bytes(), 64 * 1024 * 1024);
     assert_eq!(MemoryCacheOptions::default().max_bytes, 64 * 1024 * 1024);
     assert_eq!(cache.cache_type(), "memory");
+    assert!(!cache.performs_io(), "sessions skip the IO timeout for it");
     assert!(format!("{cache:?}").contains("max_bytes"));
 }

@@ -10,17 +10,28 @@
 //! ```
 //!
 //! Settings come from the environment; see `common/mod.rs` (`ADDR`, `IDLE_TIMEOUT_SECS`,
-//! `RUST_LOG`, `SESSION_COOKIE_KEY`, `SESSION_LOCKING`).
+//! `RUST_LOG`, `SESSION_COOKIE_KEY`, `SESSION_LOCKING`), plus `MEMORY_MAX_BYTES`, the cache's
+//! bound on the memory its sessions occupy (default 64 MiB). To watch the bound hold, flood it
+//! with cookie-less requests (each creates a session) and follow the resident set:
+//!
+//! ```text
+//! MEMORY_MAX_BYTES=16777216 cargo run --release -p session-actix --example counter &
+//! while :; do curl -s http://127.0.0.1:8080/counter >/dev/null; done &
+//! watch grep VmRSS /proc/$(pgrep -n counter)/status
+//! ```
 
 mod common;
 
 use std::sync::Arc;
 
-use cache_memory::MemoryCache;
+use cache_memory::{DEFAULT_MAX_BYTES, MemoryCache};
 
 #[actix_web::main]
 async fn main() -> Result<(), common::BoxError> {
     common::init_tracing();
     let settings = common::Settings::from_env()?;
-    common::serve(Arc::new(MemoryCache::new()), settings).await
+    let max_bytes = common::byte_count("MEMORY_MAX_BYTES")?.unwrap_or(DEFAULT_MAX_BYTES);
+    let cache = MemoryCache::builder().max_bytes(max_bytes).build()?;
+    tracing::info!(max_bytes, "memory cache bound (MEMORY_MAX_BYTES)");
+    common::serve(Arc::new(cache), settings).await
 }

@@ -61,9 +61,10 @@ impl SessionSlot {
                 .and_then(VerifiedCookie::lifetime)
                 .filter(|l| l.remembered)
                 .map(|l| l.max_age);
-            let request = config
-                .store
-                .open_remembered(verified.as_ref().map(|v| v.key().as_str()), remembered);
+            // The cookie is kept for the end of the request (key rotation, persistent cookies
+            // past half their life, a session remembered or forgotten in this request).
+            let key = verified.as_ref().map(|v| v.key().clone());
+            let request = config.store.open_key(key, remembered);
             Opened {
                 session: Session::new(request.session().clone()),
                 request,

@@ -6,7 +6,11 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::cookie::{Cookie, CookieJar, Key};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
 use session_core::SessionKey;
+use sha2::Sha256;
 
 /// Longest `name=value` pair looked at, as browsers' per-cookie limit. A longer pair is never
 /// percent-decoded or verified: it is garbage, and decoding or hashing it is work an attacker
@@ -58,6 +62,32 @@ pub struct CookieVerifier {
     name: String,
     current: Key,
     previous: Vec<Key>,
+    /// The HMAC of the current key, then of each previous key, keyed once (see [`KeyedMac`]).
+    macs: Vec<KeyedMac>,
+}
+
+/// Characters of the base64 HMAC-SHA256 digest that starts a signed cookie's value, in the
+/// format of actix-web's signed cookies (`cookie`'s `SignedJar`): `base64(HMAC(value)) + value`.
+const DIGEST_BASE64_LEN: usize = 44;
+
+/// HMAC-SHA256 keyed with one signing key. Keying HMAC hashes two key-sized pads, as much
+/// SHA-256 work as checking a short cookie; `cookie`'s signed jar redoes it on every call, this
+/// keeps the keyed state and clones it per check.
+#[derive(Clone)]
+struct KeyedMac(Hmac<Sha256>);
+
+impl KeyedMac {
+    /// `None` never happens (HMAC takes keys of any length); such a key would verify nothing.
+    fn new(key: &Key) -> Option<Self> {
+        Hmac::new_from_slice(key.signing()).ok().map(Self)
+    }
+
+    /// Whether `digest` is this key's HMAC of `signed`, compared in constant time.
+    fn verifies(&self, digest: &[u8], signed: &str) -> bool {
+        let mut mac = self.0.clone();
+        mac.update(signed.as_bytes());
+        mac.verify_slice(digest).is_ok()
+    }
 }
 
 impl fmt::Debug for CookieVerifier {
@@ -199,6 +229,7 @@ impl CookieVerifier {
     pub fn new(name: impl Into<String>, current: Key) -> Self {
         Self {
             name: name.into(),
+            macs: KeyedMac::new(&current).into_iter().collect(),
             current,
             previous: Vec::new(),
         }
@@ -209,6 +240,10 @@ impl CookieVerifier {
     #[must_use]
     pub fn with_previous_keys(mut self, keys: impl IntoIterator<Item = Key>) -> Self {
         self.previous = keys.into_iter().collect();
+        self.macs = std::iter::once(&self.current)
+            .chain(&self.previous)
+            .filter_map(KeyedMac::new)
+            .collect();
         self
     }
 
@@ -271,19 +306,9 @@ impl CookieVerifier {
         if value.len() > MAX_SESSION_COOKIE_VALUE_BYTES {
             return Err(Rejection::Oversize);
         }
-        let candidate = Cookie::new(self.name.clone(), value);
-        let jar = CookieJar::new();
-        let (verified, previous_key) = std::iter::once(&self.current)
-            .chain(&self.previous)
-            .enumerate()
-            .find_map(|(i, key)| {
-                jar.signed(key)
-                    .verify(candidate.clone())
-                    .map(|c| (c, i > 0))
-            })
-            .ok_or(Rejection::BadSignature)?;
-        let (key, lifetime) = match verified.value().split_once('.') {
-            None => (verified.value(), None),
+        let (signed, previous_key) = self.authenticate(&value).ok_or(Rejection::BadSignature)?;
+        let (key, lifetime) = match signed.split_once('.') {
+            None => (signed, None),
             Some((key, rest)) => (
                 key,
                 Some(CookieLifetime::decode(rest).ok_or(Rejection::MalformedKey)?),
@@ -295,6 +320,26 @@ impl CookieVerifier {
             previous_key,
             lifetime,
         })
+    }
+
+    /// The signed part of a cookie value, and whether a previous key signed it, if its digest
+    /// is the HMAC of one of our keys. The same check as `cookie`'s `SignedJar::verify`, on
+    /// borrowed text and a stack buffer.
+    fn authenticate<'v>(&self, value: &'v str) -> Option<(&'v str, bool)> {
+        // False when the value is shorter than a digest, as well as inside a character.
+        if !value.is_char_boundary(DIGEST_BASE64_LEN) {
+            return None;
+        }
+        let (digest_base64, signed) = value.split_at(DIGEST_BASE64_LEN);
+        // 33 bytes: `decode_slice` wants room for its estimate (44 / 4 × 3); a real digest is
+        // 32, and any other length fails `verifies`.
+        let mut digest = [0u8; 33];
+        let len = STANDARD.decode_slice(digest_base64, &mut digest).ok()?;
+        let digest = digest.get(..len)?;
+        self.macs
+            .iter()
+            .position(|mac| mac.verifies(digest, signed))
+            .map(|i| (signed, i > 0))
     }
 
     /// The (percent-decoded) value of the one cookie of our name.
@@ -462,6 +507,25 @@ mod tests {
             !lifetime.needs_renewal_at(0),
             "a clock behind the issue time"
         );
+    }
+
+    #[test]
+    fn cookies_signed_by_actix_web_verify_and_tampered_ones_do_not() {
+        let k = SessionKey::generate();
+        let mut jar = CookieJar::new();
+        jar.signed_mut(&key(1))
+            .add(Cookie::new("session", k.as_str().to_owned()));
+        let value = jar.get("session").unwrap().value().to_owned();
+        let v = CookieVerifier::new("session", key(1));
+        assert_eq!(verify(&v, &format!("session={value}")), Some(k.clone()));
+        // The signature covers the key: the same digest over another key fails.
+        let other = SessionKey::generate();
+        let forged = format!("session={}{}", &value[..DIGEST_BASE64_LEN], other.as_str());
+        assert_eq!(verify(&v, &forged), None);
+        // A digest cut short, or one character longer, is refused without a panic.
+        assert_eq!(verify(&v, &format!("session={}", &value[..43])), None);
+        assert_eq!(verify(&v, &format!("session=A{value}")), None);
+        assert_eq!(verify(&v, "session=é"), None);
     }
 
     #[test]

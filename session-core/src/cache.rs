@@ -32,7 +32,8 @@ pub enum WriteCondition {
 ///
 /// Implementations must be cheap to share (`Arc<dyn DistributedCache>` is how sessions hold them)
 /// and must not apply timeouts of their own beyond their driver's connect and pool timeouts: the
-/// session wraps **every** call in its IO timeout.
+/// session wraps every call in its IO timeout, unless the provider declares with
+/// [`performs_io`](Self::performs_io) that it does no I/O.
 ///
 /// Keys are compared case-sensitively. Values are opaque bytes.
 ///
@@ -50,6 +51,22 @@ pub enum WriteCondition {
 pub trait DistributedCache: Send + Sync + fmt::Debug + 'static {
     /// A short name of the cache type for logs and diagnostics (`"memory"`, `"redis"`, `"sqlserver"`).
     fn cache_type(&self) -> &'static str;
+
+    /// Whether operations wait on anything outside this process (a network, a disk). `true` by
+    /// default. A provider that answers from its own memory (an in-process map) returns
+    /// `false`; sessions then call it without the IO timeout, whose timer would cost more than
+    /// the call. Return `false` only if no call can wait on anything but other calls of the
+    /// same provider.
+    ///
+    /// ```
+    /// # use session_core::{DistributedCache, SharedCache};
+    /// fn timed(cache: &SharedCache) -> bool {
+    ///     cache.performs_io() // what a session asks once, when its store is created
+    /// }
+    /// ```
+    fn performs_io(&self) -> bool {
+        true
+    }
 
     /// The live value under `key`, sliding its expiration; `None` if missing or expired.
     async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError>;
@@ -103,6 +120,9 @@ pub type SharedCache = Arc<dyn DistributedCache>;
 impl<C: DistributedCache + ?Sized> DistributedCache for Arc<C> {
     fn cache_type(&self) -> &'static str {
         (**self).cache_type()
+    }
+    fn performs_io(&self) -> bool {
+        (**self).performs_io()
     }
     async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
         (**self).get(key).await

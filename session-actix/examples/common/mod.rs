@@ -12,6 +12,7 @@
 //! | `SESSION_COOKIE_KEY` | generated (with a warning) | standard base64 (line breaks allowed) of 64 or more random bytes, e.g. `head -c 64 /dev/urandom \| base64` |
 //! | `COOKIE_NAME` | `session` | the session cookie's name (give each app on one host its own) |
 //! | `SESSION_LOCKING` | `optimistic` | `optimistic`, `exclusive` or `last-write-wins` ([`ConcurrencyMode`]) |
+//! | `MEMORY_MAX_BYTES` | `67108864` (64 MiB) | `counter` only: the memory cache's bound on the memory its entries occupy, in bytes, at most 1 TiB |
 
 pub mod routes;
 
@@ -131,6 +132,28 @@ fn seconds(name: &str) -> Result<Option<Duration>, BoxError> {
         _ => Err(format!(
             "{name}={text:?}: expected a positive number of seconds, at most {} (a year)",
             MAX_SETTING.as_secs()
+        )
+        .into()),
+    }
+}
+
+/// The largest byte-count setting accepted: 1 TiB (more is certainly a typo).
+const MAX_BYTES_SETTING: u64 = 1 << 40;
+
+/// A positive whole number of bytes, at most 1 TiB, from the environment variable `name`, or
+/// `None` when it is unset.
+///
+/// # Errors
+/// A value that is not such a number, naming the variable.
+#[allow(dead_code)] // only the memory example has a byte setting
+pub fn byte_count(name: &str) -> Result<Option<u64>, BoxError> {
+    let Some(text) = var(name) else {
+        return Ok(None);
+    };
+    match text.trim().parse::<u64>() {
+        Ok(n) if (1..=MAX_BYTES_SETTING).contains(&n) => Ok(Some(n)),
+        _ => Err(format!(
+            "{name}={text:?}: expected a whole number of bytes from 1 to {MAX_BYTES_SETTING} (1 TiB)"
         )
         .into()),
     }

@@ -37,13 +37,14 @@ pub enum CookieAction {
     Remove,
 }
 
-/// Runs one store call under the IO timeout. Every store call of a session goes through here.
+/// Runs one store call under the IO timeout (none for a cache that does no I/O). Every store
+/// call of a session goes through here.
 pub(crate) async fn io<T>(
     shared: &StoreShared,
     operation: &'static str,
     call: impl Future<Output = Result<T, CacheError>>,
 ) -> Result<T, CacheError> {
-    match shared.options.io_timeout {
+    match shared.call_timeout {
         Some(after) => tokio::time::timeout(after, call)
             .await
             .unwrap_or(Err(CacheError::Timeout { operation, after })),
