@@ -26,6 +26,24 @@ use crate::weight::weigh;
 /// It is "distributed" only within one process: use it for a single node, for development and
 /// for tests. Cloning is cheap and clones share the same store.
 ///
+/// ```
+/// use std::sync::Arc;
+///
+/// use cache_memory::MemoryCache;
+/// use session_core::{SessionOptions, SessionStore};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // One cache per process, shared by every request. With session-actix, the one-liner is
+/// // `SessionMiddleware::new(MemoryCache::new(), key)`.
+/// let store = SessionStore::new(Arc::new(MemoryCache::new()), SessionOptions::default());
+/// let request = store.open(None); // a new session; no store call yet
+/// request.set_i32("visits", 1).await?;
+/// request.finish(false).await?; // written, with the idle timeout as sliding expiration
+/// # Ok(())
+/// # }
+/// ```
+///
 /// * **Expiry**: each entry expires at `min(last access + sliding, absolute)`; `get` and
 ///   `refresh` slide it. Expired entries are evicted, not just hidden (moka's timer wheel), so a
 ///   server with many short sessions does not grow without bound.

@@ -12,11 +12,16 @@ pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// ```
 /// use cache_memory::{MemoryCache, MemoryCacheOptions};
 ///
-/// let options = MemoryCacheOptions { max_bytes: 8 * 1024 * 1024 };
+/// let mut options = MemoryCacheOptions::default();
+/// options.max_bytes = 8 * 1024 * 1024;
 /// let cache = MemoryCache::with_options(options).unwrap();
 /// assert_eq!(cache.max_bytes(), 8 * 1024 * 1024);
 /// ```
+///
+/// `#[non_exhaustive]`: start from [`Default`] (or use [`MemoryCache::builder`]), so that
+/// adding a setting is not a breaking change.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MemoryCacheOptions {
     /// Upper bound on the memory the entries occupy, in bytes. Each entry counts as its
     /// resident cost, [`entry_weight`](crate::entry_weight): the heap blocks of its value and

@@ -119,7 +119,12 @@ fn zero_max_bytes_is_a_config_error() {
         ConfigError::ZeroSize("max_bytes")
     );
     assert_eq!(
-        MemoryCache::with_options(MemoryCacheOptions { max_bytes: 0 }).unwrap_err(),
+        MemoryCache::with_options({
+            let mut options = MemoryCacheOptions::default();
+            options.max_bytes = 0;
+            options
+        })
+        .unwrap_err(),
         ConfigError::ZeroSize("max_bytes")
     );
 }

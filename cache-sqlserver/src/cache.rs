@@ -20,6 +20,24 @@ use crate::sql::{self, Statements};
 
 /// A [`DistributedCache`] in a SQL Server table shared with Microsoft.Extensions.Caching.SqlServer.
 ///
+/// ```no_run
+/// use std::sync::Arc;
+///
+/// use cache_sqlserver::SqlServerCache;
+/// use session_core::{SessionOptions, SessionStore};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let cache = SqlServerCache::builder()
+///     .connection_string(&std::env::var("MSSQL_CONNECTION_STRING")?)
+///     .build()?;
+/// cache.check_server().await?; // fail at start-up, not on the first request
+/// // Shared by every request; with session-actix: `SessionMiddleware::new(cache, key)`.
+/// let store = SessionStore::new(Arc::new(cache), SessionOptions::default());
+/// # let _ = store;
+/// # Ok(())
+/// # }
+/// ```
+///
 /// Cheap to clone (clones share the pool and the background cleanup). Build it inside a Tokio
 /// runtime with [`SqlServerCache::builder`] or [`SqlServerCache::new`]; connections are opened
 /// lazily, on first use. Create the table once with the `sql-cache create` binary or
