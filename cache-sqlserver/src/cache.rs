@@ -175,12 +175,6 @@ impl SqlServerCache {
         &self.inner.table
     }
 
-    /// The statements this cache sends, rendered for its table.
-    #[must_use]
-    pub fn statements(&self) -> &Statements {
-        &self.inner.statements
-    }
-
     /// Creates whichever of the entry table (with its index) and the lock table is missing, in
     /// one transaction (see [`sql::CREATE_TABLES`]), after checking that the server is supported
     /// (see [`crate::server`]).
