@@ -8,6 +8,7 @@ use crate::cache::RedisCache;
 use crate::config::{RedisCacheOptions, RedisSource, ScriptMode, StackExchangeConfig};
 use crate::error::RedisConfigError;
 use crate::pool::{Backend, ConnectTo};
+use crate::sentinel::SentinelConfig;
 use crate::tls::{ClientCertificate, TlsOptions};
 
 /// Builds a [`RedisCache`]; start with [`RedisCache::builder`].
@@ -28,10 +29,14 @@ use crate::tls::{ClientCertificate, TlsOptions};
 pub struct RedisCacheBuilder {
     source: Option<RedisSource>,
     options: RedisCacheOptions,
+    /// `(user, password)` on the sentinels, for a Sentinel source.
+    sentinel_credentials: Option<(Option<String>, String)>,
 }
 
 impl RedisCacheBuilder {
-    /// Connects to a redis-rs URL (`redis://host:port/db`; `rediss://` with the `tls` feature).
+    /// Connects to a redis-rs URL (`redis://host:port/db`; `rediss://` with the `tls` feature), or
+    /// through Sentinel with a `redis+sentinel://` URL (feature `sentinel`, see
+    /// [`SentinelConfig::parse_url`](crate::SentinelConfig::parse_url)).
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.source = Some(RedisSource::Url(url.into()));
         self
@@ -40,6 +45,26 @@ impl RedisCacheBuilder {
     /// Connects as a StackExchange.Redis configuration string says (`host:port,password=...`).
     pub fn configuration(mut self, configuration: impl Into<String>) -> Self {
         self.source = Some(RedisSource::Configuration(configuration.into()));
+        self
+    }
+
+    /// Connects to the primary that these sentinels name (feature `sentinel`; without it,
+    /// building fails with [`RedisConfigError::SentinelNotEnabled`]).
+    pub fn sentinel(mut self, sentinel: SentinelConfig) -> Self {
+        self.source = Some(RedisSource::Sentinel(sentinel));
+        self
+    }
+
+    /// Authenticates to the sentinels (not the primary) as `user` (`None`: `default`) with
+    /// `password`, for a `serviceName=` configuration string or a `redis+sentinel://` URL, whose
+    /// credentials are the primary's. Building fails with
+    /// [`RedisConfigError::SentinelCredentialsWithoutSentinel`] for any other source.
+    pub fn sentinel_credentials(
+        mut self,
+        user: Option<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.sentinel_credentials = Some((user, password.into()));
         self
     }
 
@@ -157,10 +182,45 @@ impl RedisCacheBuilder {
         let Self {
             source,
             mut options,
+            sentinel_credentials,
         } = self;
         options.validate()?;
-        let backend = match source.ok_or(RedisConfigError::MissingConnection)? {
+        let source = match source.ok_or(RedisConfigError::MissingConnection)? {
+            // The Sentinel forms of a URL and of a configuration string.
+            RedisSource::Url(url) if is_sentinel_url(&url) => {
+                RedisSource::Sentinel(SentinelConfig::parse_url(&url)?)
+            }
+            RedisSource::Configuration(text) => {
+                let config = StackExchangeConfig::parse(&text)?;
+                match config.to_sentinel() {
+                    Some(_) if config.ssl_host.is_some() => {
+                        return Err(RedisConfigError::SslHostWithSentinel);
+                    }
+                    Some(sentinel) => {
+                        options.connect_timeout =
+                            config.connect_timeout.unwrap_or(options.connect_timeout);
+                        RedisSource::Sentinel(sentinel)
+                    }
+                    None => RedisSource::Configuration(text),
+                }
+            }
+            other => other,
+        };
+        let source = match (source, sentinel_credentials) {
+            (RedisSource::Sentinel(mut sentinel), Some((user, password))) => {
+                sentinel.sentinel_user = user;
+                sentinel.sentinel_password = Some(password);
+                RedisSource::Sentinel(sentinel)
+            }
+            (_, Some(_)) => return Err(RedisConfigError::SentinelCredentialsWithoutSentinel),
+            (source, None) => source,
+        };
+        let backend = match source {
             RedisSource::Url(url) => Backend::standalone(&url, &options, None)?,
+            #[cfg(feature = "sentinel")]
+            RedisSource::Sentinel(sentinel) => Backend::sentinel(&sentinel, &options)?,
+            #[cfg(not(feature = "sentinel"))]
+            RedisSource::Sentinel(_) => return Err(RedisConfigError::SentinelNotEnabled),
             RedisSource::Configuration(text) => {
                 let config = StackExchangeConfig::parse(&text)?;
                 options.connect_timeout = config.connect_timeout.unwrap_or(options.connect_timeout);
@@ -207,4 +267,9 @@ impl RedisCacheBuilder {
         };
         Ok(RedisCache::from_parts(backend, options))
     }
+}
+
+/// `redis+sentinel://` or `rediss+sentinel://`.
+fn is_sentinel_url(url: &str) -> bool {
+    url.starts_with("redis+sentinel://") || url.starts_with("rediss+sentinel://")
 }

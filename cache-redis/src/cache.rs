@@ -71,6 +71,15 @@ fn is_dead_connection(e: &RedisError) -> bool {
     !e.is_timeout() && (e.is_unrecoverable_error() || e.is_connection_dropped() || e.is_io_error())
 }
 
+/// True for a write refused because the node may not take writes: a replica (`READONLY`, e.g. a
+/// primary demoted by a failover) or a primary short of replicas under `min-replicas-to-write`
+/// (`NOREPLICAS`, e.g. one whose replica was just promoted). Redis refuses the script's first
+/// write command and the scripts read before they write, so nothing was applied: any operation
+/// may be re-sent, to the primary a fresh connection finds.
+fn is_not_writable(e: &RedisError) -> bool {
+    matches!(e.code(), Some("READONLY" | "NOREPLICAS"))
+}
+
 fn now_ticks() -> i64 {
     utc_ticks(SystemTime::now())
 }
@@ -153,8 +162,8 @@ impl RedisCache {
                 Some(CertificateFailure::Client) => {
                     CacheError::backend(operation, RedisCacheError::TlsClientCertificate(e))
                 }
-                None => match (&e, self.backend.user()) {
-                    (PoolError::Backend(redis_error), Some(user))
+                None => match (&e, self.backend.user(), self.backend.service_name()) {
+                    (PoolError::Backend(redis_error), Some(user), _)
                         if redis_error.kind() == redis::ErrorKind::AuthenticationFailed =>
                     {
                         CacheError::backend(
@@ -162,6 +171,13 @@ impl RedisCache {
                             RedisCacheError::Authentication { user, source: e },
                         )
                     }
+                    (PoolError::Backend(_), _, Some(service_name)) => CacheError::backend(
+                        operation,
+                        RedisCacheError::SentinelPrimaryNotFound {
+                            service_name: service_name.to_owned(),
+                            source: e,
+                        },
+                    ),
                     _ => CacheError::backend(operation, RedisCacheError::Pool(e)),
                 },
             },
@@ -206,13 +222,16 @@ impl RedisCache {
             };
             drop(conn);
             let dead = is_dead_connection(&error);
+            let not_writable = is_not_writable(&error);
             // A timeout leaves a multiplexed connection usable (a late reply is matched to its
             // abandoned request and dropped), but a peer that vanished without a reset shows
-            // only timeouts: start the next operations on fresh connections either way.
-            if dead || error.is_timeout() {
+            // only timeouts: start the next operations on fresh connections either way. A node
+            // that stopped taking writes has (or is about to have) a successor: new connections
+            // find it (through Sentinel).
+            if dead || error.is_timeout() || not_writable {
                 self.backend.purge_idle();
             }
-            if dead && retry == Retry::Idempotent && !retried {
+            if ((dead && retry == Retry::Idempotent) || not_writable) && !retried {
                 tracing::debug!(operation, error = %error, "redis connection died; retrying once on a new one");
                 retried = true;
                 continue;

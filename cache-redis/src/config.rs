@@ -111,6 +111,8 @@ pub enum RedisSource {
     /// `host:port[,password=...][,user=...][,ssl=true][,sslHost=name][,defaultDatabase=N][,connectTimeout=ms]`
     /// (see [`StackExchangeConfig::parse`]).
     Configuration(String),
+    /// A primary found through Redis Sentinel (feature `sentinel`).
+    Sentinel(crate::SentinelConfig),
     /// An existing deadpool-redis pool. It recycles connections with its own `PING` on every
     /// checkout, which costs one extra round trip per operation; prefer [`Url`](Self::Url).
     /// Pool size and timeouts are the pool's own; [`RedisCacheOptions`] pool settings are ignored.
@@ -133,6 +135,7 @@ impl std::fmt::Debug for RedisSource {
             Self::Url(_) => f.write_str("Url(..)"),
             Self::Configuration(_) => f.write_str("Configuration(..)"),
             Self::Pool(_) => f.write_str("Pool(..)"),
+            Self::Sentinel(config) => write!(f, "Sentinel({config:?})"),
             #[cfg(feature = "cluster")]
             Self::ClusterUrls(urls) => write!(f, "ClusterUrls({} seeds)", urls.len()),
             #[cfg(feature = "cluster")]
@@ -162,6 +165,8 @@ pub struct StackExchangeConfig {
     pub default_database: Option<i64>,
     /// `connectTimeout=` (milliseconds in the string).
     pub connect_timeout: Option<Duration>,
+    /// `serviceName=`: the endpoints are sentinels, which name the primary of this service.
+    pub service_name: Option<String>,
 }
 
 impl std::fmt::Debug for StackExchangeConfig {
@@ -174,6 +179,7 @@ impl std::fmt::Debug for StackExchangeConfig {
             .field("ssl_host", &self.ssl_host)
             .field("default_database", &self.default_database)
             .field("connect_timeout", &self.connect_timeout)
+            .field("service_name", &self.service_name)
             .finish()
     }
 }
@@ -211,6 +217,7 @@ impl StackExchangeConfig {
             ssl_host: None,
             default_database: None,
             connect_timeout: None,
+            service_name: None,
         };
         let mut raw_endpoints = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -250,6 +257,10 @@ impl StackExchangeConfig {
                         .ok_or_else(|| invalid("connectTimeout", value))?;
                     config.connect_timeout = Some(Duration::from_millis(ms));
                 }
+                "servicename" if !value.is_empty() => {
+                    config.service_name = Some(value.to_owned());
+                }
+                "servicename" => return Err(invalid("serviceName", value)),
                 other if IGNORED_OPTIONS.contains(&other) => {}
                 _ => return Err(RedisConfigError::UnknownOption(name.trim().to_owned())),
             }
@@ -257,7 +268,12 @@ impl StackExchangeConfig {
         if raw_endpoints.is_empty() {
             return Err(RedisConfigError::NoEndpoint);
         }
-        let default_port = if config.ssl { 6380 } else { 6379 };
+        // As StackExchange.Redis: sentinels listen on 26379, TLS servers on 6380.
+        let default_port = match (&config.service_name, config.ssl) {
+            (Some(_), _) => 26379,
+            (None, true) => 6380,
+            (None, false) => 6379,
+        };
         config.endpoints = raw_endpoints
             .into_iter()
             .map(|e| parse_endpoint(e, default_port))
@@ -273,6 +289,20 @@ impl StackExchangeConfig {
             .iter()
             .map(|(host, port)| self.url_for(host, *port))
             .collect()
+    }
+
+    /// The Sentinel set-up this configuration names (`serviceName=`): the endpoints are the
+    /// sentinels; credentials, database and TLS are the primary's (TLS applies to the sentinels
+    /// too). `None` without `serviceName=`.
+    #[must_use]
+    pub fn to_sentinel(&self) -> Option<crate::SentinelConfig> {
+        let service_name = self.service_name.clone()?;
+        let mut sentinel = crate::SentinelConfig::new(service_name, self.endpoints.clone());
+        sentinel.user.clone_from(&self.user);
+        sentinel.password.clone_from(&self.password);
+        sentinel.database = self.default_database.unwrap_or(0);
+        sentinel.tls = self.ssl;
+        Some(sentinel)
     }
 
     /// The URL of `host:port` with this configuration's credentials, TLS and database.
@@ -318,7 +348,10 @@ fn parse_bool(option: &'static str, value: &str) -> Result<bool, RedisConfigErro
 }
 
 /// `host`, `host:port`, `[v6]` or `[v6]:port`.
-fn parse_endpoint(text: &str, default_port: u16) -> Result<(String, u16), RedisConfigError> {
+pub(crate) fn parse_endpoint(
+    text: &str,
+    default_port: u16,
+) -> Result<(String, u16), RedisConfigError> {
     let bad = || RedisConfigError::InvalidEndpoint(text.to_owned());
     let (host, port) = if let Some(rest) = text.strip_prefix('[') {
         let (host, after) = rest.split_once(']').ok_or_else(bad)?;

@@ -37,6 +37,24 @@ pub enum RedisConfigError {
     /// certificate name).
     #[error("`sslHost` is supported for a standalone server only, not for a cluster")]
     SslHostWithCluster,
+    /// `sslHost=` with Sentinel (the primary's address comes from the sentinels, so its
+    /// certificate must name it).
+    #[error(
+        "`sslHost` is supported for a standalone server only, not with `serviceName` (Sentinel)"
+    )]
+    SslHostWithSentinel,
+    /// A `redis+sentinel://` URL that does not parse; says what is wrong, never echoing it.
+    #[error("invalid Sentinel URL: {0}")]
+    InvalidSentinelUrl(&'static str),
+    /// `serviceName=` or a `redis+sentinel://` URL without the `sentinel` feature.
+    #[error("Sentinel was requested but cache-redis was built without its `sentinel` feature")]
+    SentinelNotEnabled,
+    /// Sentinel credentials ([`RedisCacheBuilder::sentinel_credentials`](crate::RedisCacheBuilder::sentinel_credentials))
+    /// for a connection that does not go through Sentinel.
+    #[error(
+        "Sentinel credentials were set but the connection does not use Sentinel (use `serviceName=` or a `redis+sentinel://` URL)"
+    )]
+    SentinelCredentialsWithoutSentinel,
     /// `rediss://` or `ssl=true` without the `tls` feature.
     #[error("TLS was requested but cache-redis was built without its `tls` feature")]
     TlsNotEnabled,
@@ -104,6 +122,16 @@ pub enum RedisCacheError {
     Authentication {
         /// The user connected as (`default` when none was configured).
         user: String,
+        /// The driver's error.
+        #[source]
+        source: deadpool::managed::PoolError<redis::RedisError>,
+    },
+    /// No sentinel named a reachable primary for the service: a wrong `serviceName`, no sentinel
+    /// reachable, or the primary itself unreachable or refusing the connection.
+    #[error("Sentinel found no usable primary for service `{service_name}`")]
+    SentinelPrimaryNotFound {
+        /// The service (master) name asked for.
+        service_name: String,
         /// The driver's error.
         #[source]
         source: deadpool::managed::PoolError<redis::RedisError>,

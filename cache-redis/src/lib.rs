@@ -135,12 +135,14 @@ mod error;
 mod layout;
 mod pool;
 mod scripts;
+mod sentinel;
 mod tls;
 
 pub use builder::RedisCacheBuilder;
 pub use cache::RedisCache;
 pub use config::{RedisCacheOptions, RedisSource, ScriptMode, StackExchangeConfig};
 pub use error::{RedisCacheError, RedisConfigError};
+pub use sentinel::SentinelConfig;
 #[cfg(feature = "tls")]
 pub use tls::install_crypto_provider;
 pub use tls::{ClientCertificate, TlsOptions};

@@ -88,6 +88,44 @@ impl managed::Manager for ClusterManager {
     }
 }
 
+/// Creates connections to the primary a Sentinel set-up names, asking the sentinels anew for
+/// each connection (so connections made after a failover go to the new primary). The driver's
+/// own Sentinel support finds the primary (it also checks with `ROLE` that the node named is a
+/// primary); deadpool-redis' Sentinel manager is not used because it `PING`s on every checkout
+/// and takes neither timeouts nor a private CA.
+#[cfg(feature = "sentinel")]
+pub(crate) struct SentinelManager {
+    /// `SentinelClient` needs `&mut` to look up (it caches its sentinel connections).
+    client: tokio::sync::Mutex<redis::sentinel::SentinelClient>,
+    config: redis::AsyncConnectionConfig,
+    service_name: String,
+    /// The user connections authenticate as on the primary, for error messages.
+    user: String,
+    idle_check_after: Duration,
+}
+
+#[cfg(feature = "sentinel")]
+impl managed::Manager for SentinelManager {
+    type Type = MultiplexedConnection;
+    type Error = RedisError;
+
+    async fn create(&self) -> Result<MultiplexedConnection, RedisError> {
+        self.client
+            .lock()
+            .await
+            .get_async_connection_with_config(&self.config)
+            .await
+    }
+
+    async fn recycle(
+        &self,
+        conn: &mut MultiplexedConnection,
+        metrics: &Metrics,
+    ) -> RecycleResult<RedisError> {
+        check_if_idle(conn, metrics, self.idle_check_after).await
+    }
+}
+
 fn build_pool<M: managed::Manager>(
     manager: M,
     options: &RedisCacheOptions,
@@ -140,6 +178,8 @@ pub(crate) enum Backend {
     Cluster(Pool<ClusterManager>),
     #[cfg(feature = "cluster")]
     ExternalCluster(deadpool_redis::cluster::Pool),
+    #[cfg(feature = "sentinel")]
+    Sentinel(Pool<SentinelManager>),
 }
 
 impl Backend {
@@ -162,6 +202,36 @@ impl Backend {
             idle_check_after: options.idle_check_after,
         };
         Ok(Self::Standalone(build_pool(manager, options)?))
+    }
+
+    /// A pool of connections to the primary the sentinels of `sentinel` name.
+    #[cfg(feature = "sentinel")]
+    pub(crate) fn sentinel(
+        sentinel: &crate::SentinelConfig,
+        options: &RedisCacheOptions,
+    ) -> Result<Self, RedisConfigError> {
+        let manager = SentinelManager {
+            client: tokio::sync::Mutex::new(sentinel.client(&options.tls)?),
+            config: redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(options.connect_timeout))
+                .set_response_timeout(options.response_timeout),
+            service_name: sentinel.service_name.clone(),
+            user: sentinel
+                .user
+                .clone()
+                .unwrap_or_else(|| "default".to_owned()),
+            idle_check_after: options.idle_check_after,
+        };
+        Ok(Self::Sentinel(build_pool(manager, options)?))
+    }
+
+    /// The Sentinel service name, for a Sentinel backend.
+    pub(crate) fn service_name(&self) -> Option<&str> {
+        match self {
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(p) => Some(&p.manager().service_name),
+            _ => None,
+        }
     }
 
     /// A pool of cluster connections seeded by `urls`.
@@ -231,6 +301,8 @@ impl Backend {
             Self::Cluster(p) => Conn::Cluster((*p.get().await?).clone()),
             #[cfg(feature = "cluster")]
             Self::ExternalCluster(p) => Conn::Cluster((*p.get().await?).clone()),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(p) => Conn::Standalone((*p.get().await?).clone()),
         })
     }
 
@@ -247,6 +319,8 @@ impl Backend {
             Self::Cluster(p) => drop(p.retain(|_, _| false)),
             #[cfg(feature = "cluster")]
             Self::ExternalCluster(p) => drop(p.retain(|_, _| false)),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(p) => drop(p.retain(|_, _| false)),
         }
     }
 
@@ -259,6 +333,8 @@ impl Backend {
             Self::Cluster(p) => p.timeouts(),
             #[cfg(feature = "cluster")]
             Self::ExternalCluster(p) => p.timeouts(),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(p) => p.timeouts(),
         }
     }
 
@@ -271,6 +347,8 @@ impl Backend {
             Self::Cluster(p) => p.status(),
             #[cfg(feature = "cluster")]
             Self::ExternalCluster(p) => p.status(),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(p) => p.status(),
         };
         (s.size, s.available)
     }
@@ -288,6 +366,8 @@ impl Backend {
             Self::Standalone(p) => Some(user(p.manager().client.get_connection_info())),
             #[cfg(feature = "cluster")]
             Self::Cluster(p) => Some(p.manager().user.clone()),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(p) => Some(p.manager().user.clone()),
             Self::External(_) => None,
             #[cfg(feature = "cluster")]
             Self::ExternalCluster(_) => None,
@@ -303,6 +383,8 @@ impl Backend {
             Self::Cluster(_) => "cluster",
             #[cfg(feature = "cluster")]
             Self::ExternalCluster(_) => "deadpool-redis cluster pool",
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(_) => "sentinel",
         }
     }
 }

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long a starting server may take to answer `PING` (generous: CI machines are slow).
-const START_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// The port a shared Redis may use on the machine; tests never touch it.
 const SHARED_PORT: u16 = 6379;
 
@@ -36,7 +36,7 @@ pub fn redis_required() -> bool {
 }
 
 /// Reports that Redis is unavailable: panics when `REQUIRE_REDIS=1`, else prints a banner.
-fn unavailable(what: &str) {
+pub(crate) fn unavailable(what: &str) {
     assert!(
         !redis_required(),
         "{REQUIRE_REDIS_ENV}=1 but {what}: install redis-server (and redis-cli) or set {REDIS_URL_ENV}"
@@ -54,7 +54,7 @@ fn unavailable(what: &str) {
     let _ = std::io::stderr().lock().write_all(banner.as_bytes());
 }
 
-fn binary_exists(name: &str) -> bool {
+pub(crate) fn binary_exists(name: &str) -> bool {
     Command::new(name)
         .arg("--version")
         .stdout(Stdio::null())
@@ -64,7 +64,7 @@ fn binary_exists(name: &str) -> bool {
 }
 
 /// A fresh, empty directory under the system temp dir, unique per process and call.
-fn unique_dir(tag: &str) -> std::io::Result<PathBuf> {
+pub(crate) fn unique_dir(tag: &str) -> std::io::Result<PathBuf> {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
@@ -106,7 +106,7 @@ fn free_cluster_port() -> std::io::Result<u16> {
 }
 
 /// Spawns `redis-server` on `port` with data in `dir`, plus `extra` arguments.
-fn spawn_server(port: u16, dir: &Path, extra: &[&str]) -> std::io::Result<Child> {
+pub(crate) fn spawn_server(port: u16, dir: &Path, extra: &[&str]) -> std::io::Result<Child> {
     let mut cmd = Command::new("redis-server");
     cmd.arg("--port")
         .arg(port.to_string())
@@ -123,14 +123,14 @@ fn spawn_server(port: u16, dir: &Path, extra: &[&str]) -> std::io::Result<Child>
 }
 
 /// Opens a client connection to `url`.
-async fn connect(url: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+pub(crate) async fn connect(url: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
     redis::Client::open(url)?
         .get_multiplexed_async_connection()
         .await
 }
 
 /// Waits until the server at `url` answers `PING`, or `child` exits, or the start timeout passes.
-async fn wait_for_ping(url: &str, child: &mut Child) -> std::io::Result<()> {
+pub(crate) async fn wait_for_ping(url: &str, child: &mut Child) -> std::io::Result<()> {
     wait_until(child, "redis-server did not answer PING", || async {
         match connect(url).await {
             Ok(mut conn) => redis::cmd("PING")
@@ -145,7 +145,11 @@ async fn wait_for_ping(url: &str, child: &mut Child) -> std::io::Result<()> {
 
 /// Polls `ready` until it answers true, failing when `child` exits or the start timeout passes
 /// (`late` is the message then).
-async fn wait_until<F, Fut>(child: &mut Child, late: &str, mut ready: F) -> std::io::Result<()>
+pub(crate) async fn wait_until<F, Fut>(
+    child: &mut Child,
+    late: &str,
+    mut ready: F,
+) -> std::io::Result<()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -180,7 +184,7 @@ fn signal(child: &Child, signal: &str) -> std::io::Result<()> {
     }
 }
 
-fn stop(child: &mut Child) {
+pub(crate) fn stop(child: &mut Child) {
     // A frozen server ignores SIGKILL only until continued; kill works on stopped processes,
     // but CONT first so it also releases its port promptly.
     let _ = signal(child, "CONT");
