@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::cache::RedisCache;
 use crate::config::{RedisCacheOptions, RedisSource, ScriptMode, StackExchangeConfig};
-use crate::error::RedisConfigError;
+use crate::error::{RedisConfigError, RedisStartupError};
 use crate::pool::{Backend, ConnectTo};
 use crate::sentinel::SentinelConfig;
 use crate::tls::{ClientCertificate, TlsOptions};
@@ -170,6 +170,20 @@ impl RedisCacheBuilder {
     pub fn danger_accept_invalid_certificates(mut self, accept: bool) -> Self {
         self.options.tls.danger_accept_invalid_certificates = accept;
         self
+    }
+
+    /// [`build`](Self::build)s the cache and [`check`](RedisCache::check)s that the store is
+    /// usable (one `PING` on a connection with the configured credentials and database): the
+    /// call for application start-up. [`build`](Self::build) alone connects lazily, for an
+    /// application that must start while Redis is down.
+    ///
+    /// # Errors
+    /// [`RedisStartupError::Config`] as [`build`](Self::build), or
+    /// [`RedisStartupError::Unusable`] when the store cannot be used.
+    pub async fn connect(self) -> Result<RedisCache, RedisStartupError> {
+        let cache = self.build()?;
+        cache.check().await?;
+        Ok(cache)
     }
 
     /// Validates the configuration and creates the cache. No connection is opened yet.

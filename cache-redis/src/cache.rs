@@ -10,7 +10,7 @@ use session_core::{CacheError, DistributedCache, EntryOptions, LockToken, WriteC
 
 use crate::builder::RedisCacheBuilder;
 use crate::config::{RedisCacheOptions, ScriptMode};
-use crate::error::{RedisCacheError, RedisConfigError};
+use crate::error::{RedisCacheError, RedisConfigError, RedisUnusable};
 use crate::layout::{
     FIELD_ABSOLUTE, FIELD_DATA, FIELD_SLIDING, StoredExpiration, WriteFields, ceil_millis, corrupt,
     entry_key, lock_key, utc_ticks,
@@ -125,6 +125,22 @@ impl RedisCache {
         }
     }
 
+    /// Checks that the store is usable, as an application should once at start-up: takes a
+    /// connection (connecting with TLS, `AUTH` and `SELECT` of the database as configured; through
+    /// the sentinels for Sentinel) and sends one `PING`. A wrong address, password, database or
+    /// certificate then stops the application at start, with an error naming the target,
+    /// instead of failing every session request later. [`RedisCacheBuilder::connect`] builds and
+    /// checks in one call.
+    ///
+    /// # Errors
+    /// [`RedisUnusable`] naming the target (never a password) with the cause as its source.
+    pub async fn check(&self) -> Result<(), RedisUnusable> {
+        self.ping().await.map_err(|source| RedisUnusable {
+            target: self.backend.describe(),
+            source,
+        })
+    }
+
     /// The key prefix.
     #[must_use]
     pub fn instance_name(&self) -> &str {
@@ -157,10 +173,10 @@ impl RedisCache {
             Some(after) => CacheError::Timeout { operation, after },
             None => match crate::tls::certificate_failure(&e) {
                 Some(CertificateFailure::Server) => {
-                    CacheError::backend(operation, RedisCacheError::TlsCertificate(e))
+                    CacheError::backend(operation, RedisCacheError::TlsCertificate(e.into()))
                 }
                 Some(CertificateFailure::Client) => {
-                    CacheError::backend(operation, RedisCacheError::TlsClientCertificate(e))
+                    CacheError::backend(operation, RedisCacheError::TlsClientCertificate(e.into()))
                 }
                 None => match (&e, self.backend.user(), self.backend.service_name()) {
                     (PoolError::Backend(redis_error), Some(user), _)
@@ -168,17 +184,20 @@ impl RedisCache {
                     {
                         CacheError::backend(
                             operation,
-                            RedisCacheError::Authentication { user, source: e },
+                            RedisCacheError::Authentication {
+                                user,
+                                source: e.into(),
+                            },
                         )
                     }
                     (PoolError::Backend(_), _, Some(service_name)) => CacheError::backend(
                         operation,
                         RedisCacheError::SentinelPrimaryNotFound {
                             service_name: service_name.to_owned(),
-                            source: e,
+                            source: e.into(),
                         },
                     ),
-                    _ => CacheError::backend(operation, RedisCacheError::Pool(e)),
+                    _ => CacheError::backend(operation, RedisCacheError::Pool(e.into())),
                 },
             },
         }
@@ -236,7 +255,10 @@ impl RedisCache {
                 retried = true;
                 continue;
             }
-            return Err(CacheError::backend(operation, error));
+            return Err(CacheError::backend(
+                operation,
+                RedisCacheError::Command(error.into()),
+            ));
         }
     }
 

@@ -141,7 +141,7 @@ mod tls;
 pub use builder::RedisCacheBuilder;
 pub use cache::RedisCache;
 pub use config::{RedisCacheOptions, RedisSource, ScriptMode, StackExchangeConfig};
-pub use error::{RedisCacheError, RedisConfigError};
+pub use error::{DriverError, RedisCacheError, RedisConfigError, RedisStartupError, RedisUnusable};
 pub use sentinel::SentinelConfig;
 #[cfg(feature = "tls")]
 pub use tls::install_crypto_provider;

@@ -71,6 +71,8 @@ pub(crate) struct ClusterManager {
     client: redis::cluster::ClusterClient,
     /// The user connections authenticate as, for error messages.
     user: String,
+    /// The seeds, `host:port, ...`, for error messages.
+    seeds: String,
     idle_check_after: Duration,
 }
 
@@ -99,6 +101,8 @@ pub(crate) struct SentinelManager {
     client: tokio::sync::Mutex<redis::sentinel::SentinelClient>,
     config: redis::AsyncConnectionConfig,
     service_name: String,
+    /// The sentinels, `host:port, ...`, for error messages.
+    sentinels: String,
     /// The user connections authenticate as on the primary, for error messages.
     user: String,
     idle_check_after: Duration,
@@ -216,6 +220,12 @@ impl Backend {
                 .set_connection_timeout(Some(options.connect_timeout))
                 .set_response_timeout(options.response_timeout),
             service_name: sentinel.service_name.clone(),
+            sentinels: sentinel
+                .sentinels
+                .iter()
+                .map(|(host, port)| format!("{host}:{port}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             user: sentinel
                 .user
                 .clone()
@@ -283,9 +293,16 @@ impl Backend {
             builder = builder.response_timeout(t);
         }
         let client = builder.build().map_err(RedisConfigError::InvalidUrl)?;
+        let seeds = urls
+            .iter()
+            .filter_map(|url| url.as_str().into_connection_info().ok())
+            .map(|info| info.addr().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
         let manager = ClusterManager {
             client,
             user: user_name,
+            seeds,
             idle_check_after: options.idle_check_after,
         };
         Ok(Self::Cluster(build_pool(manager, options)?))
@@ -371,6 +388,42 @@ impl Backend {
             Self::External(_) => None,
             #[cfg(feature = "cluster")]
             Self::ExternalCluster(_) => None,
+        }
+    }
+
+    /// What this backend connects to, for messages: addresses, database and user, never a
+    /// password.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Self::Standalone(p) => {
+                let info = p.manager().client.get_connection_info();
+                let tls = match info.addr() {
+                    redis::ConnectionAddr::TcpTls { .. } => " over TLS",
+                    _ => "",
+                };
+                format!(
+                    "{}{tls} (database {}, user `{}`)",
+                    info.addr(),
+                    info.redis_settings().db(),
+                    info.redis_settings().username().unwrap_or("default")
+                )
+            }
+            Self::External(_) => "the application's deadpool-redis pool".to_owned(),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(p) => format!(
+                "cluster seeds {} (user `{}`)",
+                p.manager().seeds,
+                p.manager().user
+            ),
+            #[cfg(feature = "cluster")]
+            Self::ExternalCluster(_) => "the application's deadpool-redis cluster pool".to_owned(),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(p) => format!(
+                "the primary of service `{}` named by sentinels {} (user `{}`)",
+                p.manager().service_name,
+                p.manager().sentinels,
+                p.manager().user
+            ),
         }
     }
 

@@ -14,13 +14,18 @@
 
 mod common;
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use cache_memory::MemoryCache;
 
 #[actix_web::main]
-async fn main() -> Result<(), common::BoxError> {
+async fn main() -> ExitCode {
     common::init_tracing();
+    common::report::exit(run().await)
+}
+
+async fn run() -> Result<(), common::BoxError> {
     let settings = common::Settings::from_env()?;
     common::serve(Arc::new(MemoryCache::new()), settings).await
 }
