@@ -205,18 +205,28 @@ impl RedisCacheBuilder {
                 RedisSource::Sentinel(SentinelConfig::parse_url(&url)?)
             }
             RedisSource::Configuration(text) => {
-                let config = StackExchangeConfig::parse(&text)?;
+                let config = configure(&text, &mut options)?;
                 match config.to_sentinel() {
                     Some(_) if config.ssl_host.is_some() => {
                         return Err(RedisConfigError::SslHostWithSentinel);
                     }
-                    Some(sentinel) => {
-                        options.connect_timeout =
-                            config.connect_timeout.unwrap_or(options.connect_timeout);
-                        RedisSource::Sentinel(sentinel)
-                    }
+                    Some(sentinel) => RedisSource::Sentinel(sentinel),
                     None => RedisSource::Configuration(text),
                 }
+            }
+            #[cfg(feature = "cluster")]
+            RedisSource::ClusterConfiguration(text) => {
+                let config = configure(&text, &mut options)?;
+                if config.ssl_host.is_some() {
+                    return Err(RedisConfigError::SslHostWithCluster);
+                }
+                if config.service_name.is_some() {
+                    return Err(RedisConfigError::UnsupportedOption {
+                        option: "serviceName".to_owned(),
+                        reason: "a cluster is not found through Sentinel",
+                    });
+                }
+                RedisSource::ClusterConfiguration(text)
             }
             other => other,
         };
@@ -236,8 +246,8 @@ impl RedisCacheBuilder {
             #[cfg(not(feature = "sentinel"))]
             RedisSource::Sentinel(_) => return Err(RedisConfigError::SentinelNotEnabled),
             RedisSource::Configuration(text) => {
+                // Parsed (and its options applied) above already: this cannot fail.
                 let config = StackExchangeConfig::parse(&text)?;
-                options.connect_timeout = config.connect_timeout.unwrap_or(options.connect_timeout);
                 let [(host, port)] = config.endpoints.as_slice() else {
                     return Err(RedisConfigError::MultipleEndpoints(config.endpoints.len()));
                 };
@@ -265,12 +275,7 @@ impl RedisCacheBuilder {
             RedisSource::ClusterUrls(urls) => Backend::cluster(&urls, &options)?,
             #[cfg(feature = "cluster")]
             RedisSource::ClusterConfiguration(text) => {
-                let config = StackExchangeConfig::parse(&text)?;
-                if config.ssl_host.is_some() {
-                    return Err(RedisConfigError::SslHostWithCluster);
-                }
-                options.connect_timeout = config.connect_timeout.unwrap_or(options.connect_timeout);
-                Backend::cluster(&config.to_urls(), &options)?
+                Backend::cluster(&StackExchangeConfig::parse(&text)?.to_urls(), &options)?
             }
             #[cfg(feature = "cluster")]
             RedisSource::ClusterPool(pool) => {
@@ -286,4 +291,26 @@ impl RedisCacheBuilder {
 /// `redis+sentinel://` or `rediss+sentinel://`.
 fn is_sentinel_url(url: &str) -> bool {
     url.starts_with("redis+sentinel://") || url.starts_with("rediss+sentinel://")
+}
+
+/// Parses a configuration string, applies its timeouts to `options` (its own first, then the
+/// builder's response timeout, then StackExchange.Redis' 5 s operation timeout) and warns about
+/// each option it gives that is accepted and ignored.
+fn configure(
+    text: &str,
+    options: &mut RedisCacheOptions,
+) -> Result<StackExchangeConfig, RedisConfigError> {
+    let config = StackExchangeConfig::parse(text)?;
+    options.connect_timeout = config.connect_timeout.unwrap_or(options.connect_timeout);
+    options.response_timeout = config
+        .operation_timeout()
+        .or(options.response_timeout)
+        .or(Some(StackExchangeConfig::DEFAULT_OPERATION_TIMEOUT));
+    for option in &config.ignored {
+        tracing::warn!(
+            option,
+            "StackExchange.Redis configuration option accepted and ignored (see cache_redis::STACKEXCHANGE_OPTIONS)"
+        );
+    }
+    Ok(config)
 }

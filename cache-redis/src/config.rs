@@ -167,6 +167,18 @@ pub struct StackExchangeConfig {
     pub connect_timeout: Option<Duration>,
     /// `serviceName=`: the endpoints are sentinels, which name the primary of this service.
     pub service_name: Option<String>,
+    /// `sentinelUser=` (Sentinel; falls back to `user=`, as in StackExchange.Redis).
+    pub sentinel_user: Option<String>,
+    /// `sentinelPassword=` (Sentinel; falls back to `password=`; empty: no credentials).
+    pub sentinel_password: Option<String>,
+    /// `syncTimeout=` (milliseconds in the string).
+    pub sync_timeout: Option<Duration>,
+    /// `asyncTimeout=` (milliseconds in the string).
+    pub async_timeout: Option<Duration>,
+    /// The options given that are accepted and ignored (see
+    /// [`STACKEXCHANGE_OPTIONS`](crate::STACKEXCHANGE_OPTIONS)); building a cache logs a warning
+    /// for each.
+    pub ignored: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for StackExchangeConfig {
@@ -180,31 +192,26 @@ impl std::fmt::Debug for StackExchangeConfig {
             .field("default_database", &self.default_database)
             .field("connect_timeout", &self.connect_timeout)
             .field("service_name", &self.service_name)
+            .field("sentinel_user", &self.sentinel_user)
+            .field(
+                "sentinel_password",
+                &self.sentinel_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("sync_timeout", &self.sync_timeout)
+            .field("async_timeout", &self.async_timeout)
+            .field("ignored", &self.ignored)
             .finish()
     }
 }
 
-/// StackExchange.Redis options that are accepted and ignored: they tune that client's own
-/// behaviour and have no equivalent (or no effect) here.
-const IGNORED_OPTIONS: &[&str] = &[
-    "abortconnect",
-    "allowadmin",
-    "asynctimeout",
-    "checkcertificaterevocation",
-    "configcheckseconds",
-    "connectretry",
-    "keepalive",
-    "name",
-    "resolvedns",
-    "responsetimeout",
-    "synctimeout",
-    "tiebreaker",
-    "version",
-];
-
 impl StackExchangeConfig {
+    /// StackExchange.Redis' default operation timeout (`syncTimeout`).
+    pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_millis(5000);
+
     /// Parses `host:port[,host:port...][,option=value...]`. Option names are case-insensitive
-    /// as in StackExchange.Redis; unknown options are refused rather than silently ignored.
+    /// as in StackExchange.Redis; each is honoured, ignored or refused as
+    /// [`STACKEXCHANGE_OPTIONS`](crate::STACKEXCHANGE_OPTIONS) says, and unknown options are
+    /// refused rather than silently ignored.
     ///
     /// # Errors
     /// A [`RedisConfigError`] naming the offending part (never echoing a password).
@@ -218,6 +225,11 @@ impl StackExchangeConfig {
             default_database: None,
             connect_timeout: None,
             service_name: None,
+            sentinel_user: None,
+            sentinel_password: None,
+            sync_timeout: None,
+            async_timeout: None,
+            ignored: Vec::new(),
         };
         let mut raw_endpoints = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -225,45 +237,7 @@ impl StackExchangeConfig {
                 raw_endpoints.push(part);
                 continue;
             };
-            let value = value.trim();
-            match name.trim().to_ascii_lowercase().as_str() {
-                "password" => config.password = Some(value.to_owned()),
-                "user" => config.user = Some(value.to_owned()),
-                "ssl" => config.ssl = parse_bool("ssl", value)?,
-                "sslhost" => {
-                    let valid = !value.is_empty()
-                        && value
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
-                    if !valid {
-                        return Err(invalid("sslHost", value));
-                    }
-                    config.ssl_host = Some(value.to_owned());
-                }
-                "defaultdatabase" => {
-                    config.default_database = Some(
-                        value
-                            .parse()
-                            .ok()
-                            .filter(|db: &i64| *db >= 0)
-                            .ok_or_else(|| invalid("defaultDatabase", value))?,
-                    );
-                }
-                "connecttimeout" => {
-                    let ms: u64 = value
-                        .parse()
-                        .ok()
-                        .filter(|ms| *ms > 0)
-                        .ok_or_else(|| invalid("connectTimeout", value))?;
-                    config.connect_timeout = Some(Duration::from_millis(ms));
-                }
-                "servicename" if !value.is_empty() => {
-                    config.service_name = Some(value.to_owned());
-                }
-                "servicename" => return Err(invalid("serviceName", value)),
-                other if IGNORED_OPTIONS.contains(&other) => {}
-                _ => return Err(RedisConfigError::UnknownOption(name.trim().to_owned())),
-            }
+            crate::stackexchange::apply(&mut config, name.trim(), value.trim())?;
         }
         if raw_endpoints.is_empty() {
             return Err(RedisConfigError::NoEndpoint);
@@ -279,6 +253,15 @@ impl StackExchangeConfig {
             .map(|e| parse_endpoint(e, default_port))
             .collect::<Result<_, _>>()?;
         Ok(config)
+    }
+
+    /// The per-operation (response) timeout this configuration asks for: `asyncTimeout`, else
+    /// `syncTimeout` (StackExchange.Redis' `AsyncTimeout` defaults to `SyncTimeout`), else `None`
+    /// (the builder then applies [`DEFAULT_OPERATION_TIMEOUT`](Self::DEFAULT_OPERATION_TIMEOUT)
+    /// unless a response timeout was set on it).
+    #[must_use]
+    pub fn operation_timeout(&self) -> Option<Duration> {
+        self.async_timeout.or(self.sync_timeout)
     }
 
     /// One redis-rs URL per endpoint, carrying credentials, TLS and database (not `sslHost`,
@@ -302,6 +285,23 @@ impl StackExchangeConfig {
         sentinel.password.clone_from(&self.password);
         sentinel.database = self.default_database.unwrap_or(0);
         sentinel.tls = self.ssl;
+        // As StackExchange.Redis: the sentinels get the server's credentials unless they have
+        // their own; an empty `sentinelPassword=` means none.
+        match self.sentinel_password.as_deref() {
+            Some("") => {}
+            Some(password) => {
+                sentinel.sentinel_password = Some(password.to_owned());
+                sentinel
+                    .sentinel_user
+                    .clone_from(&self.sentinel_user.clone().or(self.user.clone()));
+            }
+            None => {
+                sentinel.sentinel_password.clone_from(&self.password);
+                sentinel
+                    .sentinel_user
+                    .clone_from(&self.sentinel_user.clone().or(self.user.clone()));
+            }
+        }
         Some(sentinel)
     }
 
@@ -329,21 +329,6 @@ impl StackExchangeConfig {
             host.to_owned()
         };
         format!("{scheme}://{auth}{host}:{port}{db}")
-    }
-}
-
-fn invalid(option: &'static str, value: &str) -> RedisConfigError {
-    RedisConfigError::InvalidValue {
-        option,
-        value: value.to_owned(),
-    }
-}
-
-fn parse_bool(option: &'static str, value: &str) -> Result<bool, RedisConfigError> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(invalid(option, value)),
     }
 }
 

@@ -28,6 +28,15 @@ pub enum RedisConfigError {
     /// An option this crate does not know (StackExchange.Redis refuses unknown keywords too).
     #[error("unsupported option `{0}` in the configuration string")]
     UnknownOption(String),
+    /// A StackExchange.Redis option (or value) this crate refuses to ignore (see
+    /// [`STACKEXCHANGE_OPTIONS`](crate::STACKEXCHANGE_OPTIONS)).
+    #[error("configuration option `{option}` is not supported: {reason}")]
+    UnsupportedOption {
+        /// The option as given (with its value, never a secret one).
+        option: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
     /// A standalone cache was given several endpoints.
     #[error(
         "the configuration names {0} endpoints; a standalone cache takes one (use the `cluster` feature for a cluster)"

@@ -136,6 +136,7 @@ mod layout;
 mod pool;
 mod scripts;
 mod sentinel;
+mod stackexchange;
 mod tls;
 
 pub use builder::RedisCacheBuilder;
@@ -143,6 +144,7 @@ pub use cache::RedisCache;
 pub use config::{RedisCacheOptions, RedisSource, ScriptMode, StackExchangeConfig};
 pub use error::{DriverError, RedisCacheError, RedisConfigError, RedisStartupError, RedisUnusable};
 pub use sentinel::SentinelConfig;
+pub use stackexchange::{OptionSupport, STACKEXCHANGE_OPTIONS, StackExchangeOption};
 #[cfg(feature = "tls")]
 pub use tls::install_crypto_provider;
 pub use tls::{ClientCertificate, TlsOptions};
