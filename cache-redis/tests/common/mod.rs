@@ -4,6 +4,8 @@
 // Test helpers outside #[test] fns: a failed setup must fail the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod pki;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 
