@@ -178,19 +178,27 @@ impl RedisCache {
                 Some(CertificateFailure::Client) => {
                     CacheError::backend(operation, RedisCacheError::TlsClientCertificate(e.into()))
                 }
-                None => match (&e, self.backend.user(), self.backend.service_name()) {
-                    (PoolError::Backend(redis_error), Some(user), _)
+                None => match (&e, self.backend.user(), self.backend.sentinel_names()) {
+                    (PoolError::Backend(redis_error), Some(user), sentinel)
                         if redis_error.kind() == redis::ErrorKind::AuthenticationFailed =>
                     {
-                        CacheError::backend(
-                            operation,
-                            RedisCacheError::Authentication {
+                        let error = match sentinel {
+                            Some((service_name, sentinel_user)) => {
+                                RedisCacheError::SentinelAuthentication {
+                                    service_name: service_name.to_owned(),
+                                    user,
+                                    sentinel_user: sentinel_user.to_owned(),
+                                    source: e.into(),
+                                }
+                            }
+                            None => RedisCacheError::Authentication {
                                 user,
                                 source: e.into(),
                             },
-                        )
+                        };
+                        CacheError::backend(operation, error)
                     }
-                    (PoolError::Backend(_), _, Some(service_name)) => CacheError::backend(
+                    (PoolError::Backend(_), _, Some((service_name, _))) => CacheError::backend(
                         operation,
                         RedisCacheError::SentinelPrimaryNotFound {
                             service_name: service_name.to_owned(),

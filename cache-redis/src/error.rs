@@ -135,6 +135,22 @@ pub enum RedisCacheError {
         #[source]
         source: DriverError,
     },
+    /// Credentials were refused in a Sentinel set-up: by the primary or by the sentinels (the
+    /// driver does not say which). Names both users, never a password.
+    #[error(
+        "Redis authentication failed for service `{service_name}`: the primary refused user `{user}` or the sentinels refused user `{sentinel_user}` (wrong password, or the user is unknown or disabled)"
+    )]
+    SentinelAuthentication {
+        /// The service (master) name.
+        service_name: String,
+        /// The user connected as on the primary.
+        user: String,
+        /// The user connected as on the sentinels.
+        sentinel_user: String,
+        /// The driver's error.
+        #[source]
+        source: DriverError,
+    },
     /// No sentinel named a reachable primary for the service: a wrong `serviceName`, no sentinel
     /// reachable, or the primary itself unreachable or refusing the connection.
     #[error("Sentinel found no usable primary for service `{service_name}`")]

@@ -105,6 +105,8 @@ pub(crate) struct SentinelManager {
     sentinels: String,
     /// The user connections authenticate as on the primary, for error messages.
     user: String,
+    /// The user the sentinels are asked as, for error messages.
+    sentinel_user: String,
     idle_check_after: Duration,
 }
 
@@ -230,16 +232,20 @@ impl Backend {
                 .user
                 .clone()
                 .unwrap_or_else(|| "default".to_owned()),
+            sentinel_user: sentinel
+                .sentinel_user
+                .clone()
+                .unwrap_or_else(|| "default".to_owned()),
             idle_check_after: options.idle_check_after,
         };
         Ok(Self::Sentinel(build_pool(manager, options)?))
     }
 
-    /// The Sentinel service name, for a Sentinel backend.
-    pub(crate) fn service_name(&self) -> Option<&str> {
+    /// The Sentinel service name and the user on the sentinels, for a Sentinel backend.
+    pub(crate) fn sentinel_names(&self) -> Option<(&str, &str)> {
         match self {
             #[cfg(feature = "sentinel")]
-            Self::Sentinel(p) => Some(&p.manager().service_name),
+            Self::Sentinel(p) => Some((&p.manager().service_name, &p.manager().sentinel_user)),
             _ => None,
         }
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cache_redis::{RedisCache, RedisCacheBuilder, RedisCacheError, SentinelConfig};
-use integration_tests::redis_sentinel::{RedisSentinelSet, SERVICE_NAME};
+use integration_tests::redis_sentinel::{RedisSentinelSet, SERVICE_NAME, SentinelPasswords};
 use session_core::conformance::Harness;
 use session_core::{CacheError, DistributedCache, EntryOptions, WriteCondition};
 
@@ -286,4 +286,78 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Passwords on the primary and on the sentinels: each side gets its own (or, as in
+/// StackExchange, the sentinels get `password=` when no `sentinelPassword=` is given); a wrong
+/// primary password is an authentication error naming the user, never the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_for_the_primary_and_the_sentinels() {
+    let passwords = SentinelPasswords {
+        data: "primarysecret".to_owned(),
+        sentinel: "sentinelsecret".to_owned(),
+    };
+    let Some(set) = RedisSentinelSet::start_with_passwords(1, passwords).await else {
+        return;
+    };
+    let base = configuration(&set);
+    let ping = |configuration: String| async move {
+        let cache = RedisCache::builder()
+            .configuration(configuration)
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(20), cache.ping())
+            .await
+            .expect("fails or succeeds, never hangs")
+    };
+    ping(format!(
+        "{base},password=primarysecret,sentinelPassword=sentinelsecret"
+    ))
+    .await
+    .unwrap();
+    // In code: the sentinels' credentials apart from the string's.
+    let cache = RedisCache::builder()
+        .configuration(format!("{base},password=primarysecret"))
+        .sentinel_credentials(None, "sentinelsecret")
+        .build()
+        .unwrap();
+    let options = EntryOptions::sliding(Duration::from_secs(60));
+    cache
+        .set("k", Bytes::from_static(b"v"), &options)
+        .await
+        .unwrap();
+    assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+
+    // The sentinels refuse the primary's password (the StackExchange fall-back).
+    let error = ping(format!("{base},password=primarysecret"))
+        .await
+        .unwrap_err();
+    let text = common::chain(&error);
+    assert!(
+        matches!(
+            common::redis_error(&error),
+            Some(RedisCacheError::SentinelAuthentication { service_name, .. })
+                if service_name == SERVICE_NAME
+        ),
+        "{text}"
+    );
+
+    let error = ping(format!(
+        "{base},password=wrong-one,sentinelPassword=sentinelsecret"
+    ))
+    .await
+    .unwrap_err();
+    let text = common::chain(&error);
+    assert!(
+        matches!(
+            common::redis_error(&error),
+            Some(RedisCacheError::SentinelAuthentication { user, .. }) if user == "default"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("wrong-one") && !text.contains("sentinelsecret"),
+        "{text}"
+    );
 }

@@ -27,6 +27,16 @@ pub const SERVICE_NAME: &str = "mymaster";
 /// How long a failover may take to be seen by every sentinel.
 const FAILOVER_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Passwords of a [`RedisSentinelSet`] started with [`RedisSentinelSet::start_with_passwords`].
+#[derive(Debug, Clone)]
+pub struct SentinelPasswords {
+    /// `requirepass` of the data nodes (and `masterauth` of the replica, `auth-pass` of the
+    /// sentinels).
+    pub data: String,
+    /// `requirepass` of the sentinels.
+    pub sentinel: String,
+}
+
 /// A private primary + replica + sentinels.
 #[derive(Debug)]
 pub struct RedisSentinelSet {
@@ -35,11 +45,17 @@ pub struct RedisSentinelSet {
     sentinel_ports: Vec<u16>,
     children: Vec<Child>,
     dir: PathBuf,
+    passwords: Option<SentinelPasswords>,
 }
 
-/// Sends `cmd` to the server on `port` and decodes the reply.
-async fn query<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> redis::RedisResult<T> {
-    let mut conn = connect(&format!("redis://127.0.0.1:{port}")).await?;
+/// Sends `cmd` to the server on `port` (authenticating with `password`) and decodes the reply.
+async fn query<T: redis::FromRedisValue>(
+    port: u16,
+    password: Option<&str>,
+    cmd: &redis::Cmd,
+) -> redis::RedisResult<T> {
+    let auth = password.map(|p| format!(":{p}@")).unwrap_or_default();
+    let mut conn = connect(&format!("redis://{auth}127.0.0.1:{port}")).await?;
     cmd.query_async(&mut conn).await
 }
 
@@ -58,80 +74,117 @@ impl RedisSentinelSet {
     /// # Panics
     /// As above, for `sentinels` outside 1..=3, or when the set-up does not come up in time.
     pub async fn start(sentinels: usize) -> Option<Self> {
+        Self::start_inner(sentinels, None).await
+    }
+
+    /// As [`start`](Self::start), with passwords on the data nodes and on the sentinels
+    /// (alphanumeric, so they go into URLs and configuration files as they are).
+    ///
+    /// # Panics
+    /// As [`start`](Self::start).
+    pub async fn start_with_passwords(
+        sentinels: usize,
+        passwords: SentinelPasswords,
+    ) -> Option<Self> {
+        Self::start_inner(sentinels, Some(passwords)).await
+    }
+
+    async fn start_inner(sentinels: usize, passwords: Option<SentinelPasswords>) -> Option<Self> {
         assert!((1..=3).contains(&sentinels), "1 to 3 sentinels");
         if !binary_exists("redis-server") {
             unavailable("no redis-server binary on PATH for the Sentinel tests");
             return None;
         }
-        match Self::start_private(sentinels).await {
+        match Self::start_private(sentinels, passwords).await {
             Ok(set) => Some(set),
             Err(e) => panic!("could not start a private Redis Sentinel set-up: {e}"),
         }
     }
 
-    async fn start_private(sentinels: usize) -> std::io::Result<Self> {
+    async fn start_private(
+        sentinels: usize,
+        passwords: Option<SentinelPasswords>,
+    ) -> std::io::Result<Self> {
         let mut set = Self {
             data_ports: [0; 2],
             sentinel_ports: Vec::new(),
             children: Vec::new(),
             dir: unique_dir("redis-sentinel")?,
+            passwords,
         };
-        let guard = [
+        let data_password = set.passwords.as_ref().map(|p| p.data.clone());
+        let mut guard = vec![
             "--min-replicas-to-write",
             "1",
             "--min-replicas-max-lag",
             "10",
         ];
+        if let Some(password) = &data_password {
+            guard.extend(["--requirepass", password, "--masterauth", password]);
+        }
         for i in 0..2 {
             let node_dir = set.dir.join(format!("node{i}"));
             std::fs::create_dir_all(&node_dir)?;
             let port = free_port()?;
             let primary = set.data_ports[0].to_string();
-            let mut args = guard.to_vec();
+            let mut args = guard.clone();
             if i == 1 {
                 args.extend(["--replicaof", "127.0.0.1", &primary]);
             }
             let mut child = spawn_server(port, &node_dir, &args)?;
-            let waited = wait_for_ping(&format!("redis://127.0.0.1:{port}"), &mut child).await;
+            let auth = data_password
+                .as_ref()
+                .map(|p| format!(":{p}@"))
+                .unwrap_or_default();
+            let waited =
+                wait_for_ping(&format!("redis://{auth}127.0.0.1:{port}"), &mut child).await;
             set.children.push(child);
             waited?;
             set.data_ports[i] = port;
         }
         let primary = set.data_ports[0];
-        set.wait("the replica to sync", || async move {
-            let info: String = query(primary, redis::cmd("INFO").arg("replication"))
+        let data = data_password.clone();
+        set.wait("the replica to sync", || {
+            let data = data.clone();
+            async move {
+                let info: String = query(
+                    primary,
+                    data.as_deref(),
+                    redis::cmd("INFO").arg("replication"),
+                )
                 .await
                 .unwrap_or_default();
-            info_field(&info, "slave0").is_some_and(|s| s.contains("state=online"))
+                info_field(&info, "slave0").is_some_and(|s| s.contains("state=online"))
+            }
         })
         .await?;
         for i in 0..sentinels {
             set.spawn_sentinel(i, sentinels.min(2)).await?;
         }
         let ports = set.sentinel_ports.clone();
+        let password = set.passwords.as_ref().map(|p| p.sentinel.clone());
         for port in ports {
             let others = sentinels - 1;
-            set.wait(
-                "the sentinels to know the replica and each other",
-                || async move {
-                    let replicas: Vec<std::collections::HashMap<String, String>> = query(
-                        port,
-                        redis::cmd("SENTINEL").arg("REPLICAS").arg(SERVICE_NAME),
-                    )
-                    .await
-                    .unwrap_or_default();
-                    let peers: Vec<redis::Value> = query(
-                        port,
-                        redis::cmd("SENTINEL").arg("SENTINELS").arg(SERVICE_NAME),
-                    )
-                    .await
-                    .unwrap_or_default();
+            let password = password.clone();
+            set.wait("the sentinels to know the replica and each other", || {
+                let password = password.clone();
+                async move {
+                    let password = password.as_deref();
+                    let ask =
+                        |what: &str| redis::cmd("SENTINEL").arg(what).arg(SERVICE_NAME).clone();
+                    let replicas: Vec<std::collections::HashMap<String, String>> =
+                        query(port, password, &ask("REPLICAS"))
+                            .await
+                            .unwrap_or_default();
+                    let peers: Vec<redis::Value> = query(port, password, &ask("SENTINELS"))
+                        .await
+                        .unwrap_or_default();
                     replicas.iter().any(|r| {
                         r.get("flags").is_some_and(|f| f == "slave")
                             && r.get("master-link-status").is_some_and(|s| s == "ok")
                     }) && peers.len() == others
-                },
-            )
+                }
+            })
             .await?;
         }
         Ok(set)
@@ -144,18 +197,23 @@ impl RedisSentinelSet {
         let conf = dir.join("sentinel.conf");
         // Sentinel rewrites its configuration file, so each gets its own. Short
         // `down-after-milliseconds`: a stopped primary is noticed quickly.
-        std::fs::write(
-            &conf,
-            format!(
-                "port {port}\nbind 127.0.0.1\ndir {dir}\nlogfile {log}\n\
-                 sentinel monitor {SERVICE_NAME} 127.0.0.1 {primary} {quorum}\n\
-                 sentinel down-after-milliseconds {SERVICE_NAME} 3000\n\
-                 sentinel failover-timeout {SERVICE_NAME} 30000\n",
-                dir = dir.display(),
-                log = dir.join("sentinel.log").display(),
-                primary = self.data_ports[0],
-            ),
-        )?;
+        let mut text = format!(
+            "port {port}\nbind 127.0.0.1\ndir {dir}\nlogfile {log}\n\
+             sentinel monitor {SERVICE_NAME} 127.0.0.1 {primary} {quorum}\n\
+             sentinel down-after-milliseconds {SERVICE_NAME} 3000\n\
+             sentinel failover-timeout {SERVICE_NAME} 30000\n",
+            dir = dir.display(),
+            log = dir.join("sentinel.log").display(),
+            primary = self.data_ports[0],
+        );
+        if let Some(passwords) = &self.passwords {
+            // The sentinels' own password, which they also use with each other.
+            text.push_str(&format!(
+                "sentinel auth-pass {SERVICE_NAME} {}\nrequirepass {}\nsentinel sentinel-pass {}\n",
+                passwords.data, passwords.sentinel, passwords.sentinel
+            ));
+        }
+        std::fs::write(&conf, text)?;
         let mut child = Command::new("redis-server")
             .arg(&conf)
             .arg("--sentinel")
@@ -163,7 +221,12 @@ impl RedisSentinelSet {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
-        let waited = wait_for_ping(&format!("redis://127.0.0.1:{port}"), &mut child).await;
+        let auth = self
+            .passwords
+            .as_ref()
+            .map(|p| format!(":{}@", p.sentinel))
+            .unwrap_or_default();
+        let waited = wait_for_ping(&format!("redis://{auth}127.0.0.1:{port}"), &mut child).await;
         self.children.push(child);
         waited?;
         self.sentinel_ports.push(port);
@@ -179,6 +242,14 @@ impl RedisSentinelSet {
         // Any child will do for the "exited early" check; the first data node matters most.
         let late = format!("timed out waiting for {what}");
         wait_until(&mut self.children[0], &late, ready).await
+    }
+
+    fn sentinel_password(&self) -> Option<&str> {
+        self.passwords.as_ref().map(|p| p.sentinel.as_str())
+    }
+
+    fn data_password(&self) -> Option<&str> {
+        self.passwords.as_ref().map(|p| p.data.as_str())
     }
 
     /// The sentinels' addresses, `("127.0.0.1", port)`, in start order.
@@ -204,6 +275,7 @@ impl RedisSentinelSet {
         let port = self.sentinel_ports[index];
         let (_, primary): (String, u16) = query(
             port,
+            self.sentinel_password(),
             redis::cmd("SENTINEL")
                 .arg("GET-MASTER-ADDR-BY-NAME")
                 .arg(SERVICE_NAME),
@@ -232,7 +304,8 @@ impl RedisSentinelSet {
             .arg(SERVICE_NAME)
             .clone();
         loop {
-            match query::<String>(self.sentinel_ports[0], &failover).await {
+            match query::<String>(self.sentinel_ports[0], self.sentinel_password(), &failover).await
+            {
                 Ok(_) => break,
                 // NOGOODSLAVE until the sentinel has fresh information on the replica.
                 Err(_) if Instant::now() < deadline => {
@@ -246,7 +319,9 @@ impl RedisSentinelSet {
             for index in 0..self.sentinel_ports.len() {
                 agreed &= self.primary_port(index).await.ok() == Some(new);
             }
-            let role: Vec<redis::Value> = query(new, &redis::cmd("ROLE")).await.unwrap_or_default();
+            let role: Vec<redis::Value> = query(new, self.data_password(), &redis::cmd("ROLE"))
+                .await
+                .unwrap_or_default();
             let is_primary =
                 matches!(role.first(), Some(redis::Value::BulkString(r)) if r == b"master");
             if agreed && is_primary {
@@ -269,9 +344,13 @@ impl RedisSentinelSet {
     pub async fn wait_for_replica(&self, port: u16, timeout: Duration) -> std::io::Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
-            let info: String = query(port, redis::cmd("INFO").arg("replication"))
-                .await
-                .unwrap_or_default();
+            let info: String = query(
+                port,
+                self.data_password(),
+                redis::cmd("INFO").arg("replication"),
+            )
+            .await
+            .unwrap_or_default();
             if info_field(&info, "role") == Some("slave")
                 && info_field(&info, "master_link_status") == Some("up")
             {
