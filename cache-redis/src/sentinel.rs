@@ -39,7 +39,7 @@ pub struct SentinelConfig {
     /// Password on the sentinels (`sentinel requirepass` / `requirepass` in `sentinel.conf`).
     pub sentinel_password: Option<String>,
     /// TLS to the sentinels and to the primary, with the cache's [`TlsOptions`](crate::TlsOptions)
-    /// (feature `tls`).
+    /// (feature `tls`). Not yet exercised against a TLS Sentinel set-up by this crate's tests.
     pub tls: bool,
 }
 

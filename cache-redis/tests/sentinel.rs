@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cache_redis::{RedisCache, RedisCacheBuilder, RedisCacheError, SentinelConfig};
+use cache_redis::{
+    RedisCache, RedisCacheBuilder, RedisCacheError, RedisConfigError, SentinelConfig,
+};
 use integration_tests::redis_sentinel::{RedisSentinelSet, SERVICE_NAME, SentinelPasswords};
 use session_core::conformance::Harness;
 use session_core::{CacheError, DistributedCache, EntryOptions, WriteCondition};
@@ -359,5 +361,45 @@ async fn credentials_for_the_primary_and_the_sentinels() {
     assert!(
         !text.contains("wrong-one") && !text.contains("sentinelsecret"),
         "{text}"
+    );
+}
+
+/// Settings that cannot apply to the source given are refused when building, not ignored.
+#[test]
+fn misplaced_sentinel_settings_are_refused() {
+    let sentinel = SentinelConfig::new(SERVICE_NAME, [("127.0.0.1", 26379)]);
+    let error = RedisCache::builder()
+        .sentinel(sentinel)
+        .tls_ca_file("/nonexistent/ca.pem")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(error, RedisConfigError::TlsOptionsWithoutTls),
+        "{error}"
+    );
+    let error = RedisCache::builder()
+        .url("redis://127.0.0.1:6379")
+        .sentinel_credentials(None, "secret")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(error, RedisConfigError::SentinelCredentialsWithoutSentinel),
+        "{error}"
+    );
+    let error = RedisCache::builder()
+        .configuration("127.0.0.1:26379,serviceName=mymaster,ssl=true,sslHost=redis.test")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(error, RedisConfigError::SslHostWithSentinel),
+        "{error}"
+    );
+    let error = RedisCache::builder()
+        .url("redis+sentinel://127.0.0.1:26379/")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(error, RedisConfigError::InvalidSentinelUrl(_)),
+        "{error}"
     );
 }
