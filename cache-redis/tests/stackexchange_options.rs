@@ -251,6 +251,43 @@ fn values_read_as_stackexchange_reads_them() {
     assert_eq!(sentinel.sentinel_password, None);
 }
 
+/// A `Write` into a shared buffer, for capturing log output.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Building a cache logs one warning per ignored option given, naming it; none for the others.
+#[test]
+fn ignored_options_are_logged_when_building() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        RedisCache::from_configuration(
+            "127.0.0.1:6379,abortConnect=false,allowAdmin=true,ssl=false",
+        )
+        .unwrap();
+    });
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 2, "{log}");
+    assert!(warnings[0].contains("abortConnect"), "{log}");
+    assert!(warnings[1].contains("allowAdmin"), "{log}");
+}
+
 /// `syncTimeout` bounds each operation; without it StackExchange's 5 s apply (not the session's
 /// much longer IO timeout).
 #[tokio::test]
