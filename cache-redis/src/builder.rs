@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use crate::cache::RedisCache;
 use crate::config::{RedisCacheOptions, RedisSource, ScriptMode, StackExchangeConfig};
-use crate::error::RedisConfigError;
+use crate::error::{RedisConfigError, RedisStartupError};
 use crate::pool::{Backend, ConnectTo};
+use crate::sentinel::SentinelConfig;
 use crate::tls::{ClientCertificate, TlsOptions};
 
 /// Builds a [`RedisCache`]; start with [`RedisCache::builder`].
@@ -28,10 +29,14 @@ use crate::tls::{ClientCertificate, TlsOptions};
 pub struct RedisCacheBuilder {
     source: Option<RedisSource>,
     options: RedisCacheOptions,
+    /// `(user, password)` on the sentinels, for a Sentinel source.
+    sentinel_credentials: Option<(Option<String>, String)>,
 }
 
 impl RedisCacheBuilder {
-    /// Connects to a redis-rs URL (`redis://host:port/db`; `rediss://` with the `tls` feature).
+    /// Connects to a redis-rs URL (`redis://host:port/db`; `rediss://` with the `tls` feature), or
+    /// through Sentinel with a `redis+sentinel://` URL (feature `sentinel`, see
+    /// [`SentinelConfig::parse_url`](crate::SentinelConfig::parse_url)).
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.source = Some(RedisSource::Url(url.into()));
         self
@@ -40,6 +45,26 @@ impl RedisCacheBuilder {
     /// Connects as a StackExchange.Redis configuration string says (`host:port,password=...`).
     pub fn configuration(mut self, configuration: impl Into<String>) -> Self {
         self.source = Some(RedisSource::Configuration(configuration.into()));
+        self
+    }
+
+    /// Connects to the primary that these sentinels name (feature `sentinel`; without it,
+    /// building fails with [`RedisConfigError::SentinelNotEnabled`]).
+    pub fn sentinel(mut self, sentinel: SentinelConfig) -> Self {
+        self.source = Some(RedisSource::Sentinel(sentinel));
+        self
+    }
+
+    /// Authenticates to the sentinels (not the primary) as `user` (`None`: `default`) with
+    /// `password`, for a `serviceName=` configuration string or a `redis+sentinel://` URL, whose
+    /// credentials are the primary's. Building fails with
+    /// [`RedisConfigError::SentinelCredentialsWithoutSentinel`] for any other source.
+    pub fn sentinel_credentials(
+        mut self,
+        user: Option<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.sentinel_credentials = Some((user, password.into()));
         self
     }
 
@@ -147,6 +172,20 @@ impl RedisCacheBuilder {
         self
     }
 
+    /// [`build`](Self::build)s the cache and [`check`](RedisCache::check)s that the store is
+    /// usable (one `PING` on a connection with the configured credentials and database): the
+    /// call for application start-up. [`build`](Self::build) alone connects lazily, for an
+    /// application that must start while Redis is down.
+    ///
+    /// # Errors
+    /// [`RedisStartupError::Config`] as [`build`](Self::build), or
+    /// [`RedisStartupError::Unusable`] when the store cannot be used.
+    pub async fn connect(self) -> Result<RedisCache, RedisStartupError> {
+        let cache = self.build()?;
+        cache.check().await?;
+        Ok(cache)
+    }
+
     /// Validates the configuration and creates the cache. No connection is opened yet.
     ///
     /// # Errors
@@ -157,13 +196,58 @@ impl RedisCacheBuilder {
         let Self {
             source,
             mut options,
+            sentinel_credentials,
         } = self;
         options.validate()?;
-        let backend = match source.ok_or(RedisConfigError::MissingConnection)? {
-            RedisSource::Url(url) => Backend::standalone(&url, &options, None)?,
+        let source = match source.ok_or(RedisConfigError::MissingConnection)? {
+            // The Sentinel forms of a URL and of a configuration string.
+            RedisSource::Url(url) if is_sentinel_url(&url) => {
+                RedisSource::Sentinel(SentinelConfig::parse_url(&url)?)
+            }
             RedisSource::Configuration(text) => {
+                let config = configure(&text, &mut options)?;
+                match config.to_sentinel() {
+                    Some(_) if config.ssl_host.is_some() => {
+                        return Err(RedisConfigError::SslHostWithSentinel);
+                    }
+                    Some(sentinel) => RedisSource::Sentinel(sentinel),
+                    None => RedisSource::Configuration(text),
+                }
+            }
+            #[cfg(feature = "cluster")]
+            RedisSource::ClusterConfiguration(text) => {
+                let config = configure(&text, &mut options)?;
+                if config.ssl_host.is_some() {
+                    return Err(RedisConfigError::SslHostWithCluster);
+                }
+                if config.service_name.is_some() {
+                    return Err(RedisConfigError::UnsupportedOption {
+                        option: "serviceName".to_owned(),
+                        reason: "a cluster is not found through Sentinel",
+                    });
+                }
+                RedisSource::ClusterConfiguration(text)
+            }
+            other => other,
+        };
+        let source = match (source, sentinel_credentials) {
+            (RedisSource::Sentinel(mut sentinel), Some((user, password))) => {
+                sentinel.sentinel_user = user;
+                sentinel.sentinel_password = Some(password);
+                RedisSource::Sentinel(sentinel)
+            }
+            (_, Some(_)) => return Err(RedisConfigError::SentinelCredentialsWithoutSentinel),
+            (source, None) => source,
+        };
+        let backend = match source {
+            RedisSource::Url(url) => Backend::standalone(&url, &options, None)?,
+            #[cfg(feature = "sentinel")]
+            RedisSource::Sentinel(sentinel) => Backend::sentinel(&sentinel, &options)?,
+            #[cfg(not(feature = "sentinel"))]
+            RedisSource::Sentinel(_) => return Err(RedisConfigError::SentinelNotEnabled),
+            RedisSource::Configuration(text) => {
+                // Parsed (and its options applied) above already: this cannot fail.
                 let config = StackExchangeConfig::parse(&text)?;
-                options.connect_timeout = config.connect_timeout.unwrap_or(options.connect_timeout);
                 let [(host, port)] = config.endpoints.as_slice() else {
                     return Err(RedisConfigError::MultipleEndpoints(config.endpoints.len()));
                 };
@@ -191,12 +275,7 @@ impl RedisCacheBuilder {
             RedisSource::ClusterUrls(urls) => Backend::cluster(&urls, &options)?,
             #[cfg(feature = "cluster")]
             RedisSource::ClusterConfiguration(text) => {
-                let config = StackExchangeConfig::parse(&text)?;
-                if config.ssl_host.is_some() {
-                    return Err(RedisConfigError::SslHostWithCluster);
-                }
-                options.connect_timeout = config.connect_timeout.unwrap_or(options.connect_timeout);
-                Backend::cluster(&config.to_urls(), &options)?
+                Backend::cluster(&StackExchangeConfig::parse(&text)?.to_urls(), &options)?
             }
             #[cfg(feature = "cluster")]
             RedisSource::ClusterPool(pool) => {
@@ -207,4 +286,31 @@ impl RedisCacheBuilder {
         };
         Ok(RedisCache::from_parts(backend, options))
     }
+}
+
+/// `redis+sentinel://` or `rediss+sentinel://`.
+fn is_sentinel_url(url: &str) -> bool {
+    url.starts_with("redis+sentinel://") || url.starts_with("rediss+sentinel://")
+}
+
+/// Parses a configuration string, applies its timeouts to `options` (its own first, then the
+/// builder's response timeout, then StackExchange.Redis' 5 s operation timeout) and warns about
+/// each option it gives that is accepted and ignored.
+fn configure(
+    text: &str,
+    options: &mut RedisCacheOptions,
+) -> Result<StackExchangeConfig, RedisConfigError> {
+    let config = StackExchangeConfig::parse(text)?;
+    options.connect_timeout = config.connect_timeout.unwrap_or(options.connect_timeout);
+    options.response_timeout = config
+        .operation_timeout()
+        .or(options.response_timeout)
+        .or(Some(StackExchangeConfig::DEFAULT_OPERATION_TIMEOUT));
+    for option in &config.ignored {
+        tracing::warn!(
+            option,
+            "StackExchange.Redis configuration option accepted and ignored (see cache_redis::STACKEXCHANGE_OPTIONS)"
+        );
+    }
+    Ok(config)
 }

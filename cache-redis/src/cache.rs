@@ -10,7 +10,7 @@ use session_core::{CacheError, DistributedCache, EntryOptions, LockToken, WriteC
 
 use crate::builder::RedisCacheBuilder;
 use crate::config::{RedisCacheOptions, ScriptMode};
-use crate::error::{RedisCacheError, RedisConfigError};
+use crate::error::{RedisCacheError, RedisConfigError, RedisUnusable};
 use crate::layout::{
     FIELD_ABSOLUTE, FIELD_DATA, FIELD_SLIDING, StoredExpiration, WriteFields, ceil_millis, corrupt,
     entry_key, lock_key, utc_ticks,
@@ -71,6 +71,15 @@ fn is_dead_connection(e: &RedisError) -> bool {
     !e.is_timeout() && (e.is_unrecoverable_error() || e.is_connection_dropped() || e.is_io_error())
 }
 
+/// True for a write refused because the node may not take writes: a replica (`READONLY`, e.g. a
+/// primary demoted by a failover) or a primary short of replicas under `min-replicas-to-write`
+/// (`NOREPLICAS`, e.g. one whose replica was just promoted). Redis refuses the script's first
+/// write command and the scripts read before they write, so nothing was applied: any operation
+/// may be re-sent, to the primary a fresh connection finds.
+fn is_not_writable(e: &RedisError) -> bool {
+    matches!(e.code(), Some("READONLY" | "NOREPLICAS"))
+}
+
 fn now_ticks() -> i64 {
     utc_ticks(SystemTime::now())
 }
@@ -116,6 +125,22 @@ impl RedisCache {
         }
     }
 
+    /// Checks that the store is usable, as an application should once at start-up: takes a
+    /// connection (connecting with TLS, `AUTH` and `SELECT` of the database as configured; through
+    /// the sentinels for Sentinel) and sends one `PING`. A wrong address, password, database or
+    /// certificate then stops the application at start, with an error naming the target,
+    /// instead of failing every session request later. [`RedisCacheBuilder::connect`] builds and
+    /// checks in one call.
+    ///
+    /// # Errors
+    /// [`RedisUnusable`] naming the target (never a password) with the cause as its source.
+    pub async fn check(&self) -> Result<(), RedisUnusable> {
+        self.ping().await.map_err(|source| RedisUnusable {
+            target: self.backend.describe(),
+            source,
+        })
+    }
+
     /// The key prefix.
     #[must_use]
     pub fn instance_name(&self) -> &str {
@@ -148,21 +173,39 @@ impl RedisCache {
             Some(after) => CacheError::Timeout { operation, after },
             None => match crate::tls::certificate_failure(&e) {
                 Some(CertificateFailure::Server) => {
-                    CacheError::backend(operation, RedisCacheError::TlsCertificate(e))
+                    CacheError::backend(operation, RedisCacheError::TlsCertificate(e.into()))
                 }
                 Some(CertificateFailure::Client) => {
-                    CacheError::backend(operation, RedisCacheError::TlsClientCertificate(e))
+                    CacheError::backend(operation, RedisCacheError::TlsClientCertificate(e.into()))
                 }
-                None => match (&e, self.backend.user()) {
-                    (PoolError::Backend(redis_error), Some(user))
+                None => match (&e, self.backend.user(), self.backend.sentinel_names()) {
+                    (PoolError::Backend(redis_error), Some(user), sentinel)
                         if redis_error.kind() == redis::ErrorKind::AuthenticationFailed =>
                     {
-                        CacheError::backend(
-                            operation,
-                            RedisCacheError::Authentication { user, source: e },
-                        )
+                        let error = match sentinel {
+                            Some((service_name, sentinel_user)) => {
+                                RedisCacheError::SentinelAuthentication {
+                                    service_name: service_name.to_owned(),
+                                    user,
+                                    sentinel_user: sentinel_user.to_owned(),
+                                    source: e.into(),
+                                }
+                            }
+                            None => RedisCacheError::Authentication {
+                                user,
+                                source: e.into(),
+                            },
+                        };
+                        CacheError::backend(operation, error)
                     }
-                    _ => CacheError::backend(operation, RedisCacheError::Pool(e)),
+                    (PoolError::Backend(_), _, Some((service_name, _))) => CacheError::backend(
+                        operation,
+                        RedisCacheError::SentinelPrimaryNotFound {
+                            service_name: service_name.to_owned(),
+                            source: e.into(),
+                        },
+                    ),
+                    _ => CacheError::backend(operation, RedisCacheError::Pool(e.into())),
                 },
             },
         }
@@ -206,18 +249,24 @@ impl RedisCache {
             };
             drop(conn);
             let dead = is_dead_connection(&error);
+            let not_writable = is_not_writable(&error);
             // A timeout leaves a multiplexed connection usable (a late reply is matched to its
             // abandoned request and dropped), but a peer that vanished without a reset shows
-            // only timeouts: start the next operations on fresh connections either way.
-            if dead || error.is_timeout() {
+            // only timeouts: start the next operations on fresh connections either way. A node
+            // that stopped taking writes has (or is about to have) a successor: new connections
+            // find it (through Sentinel).
+            if dead || error.is_timeout() || not_writable {
                 self.backend.purge_idle();
             }
-            if dead && retry == Retry::Idempotent && !retried {
+            if ((dead && retry == Retry::Idempotent) || not_writable) && !retried {
                 tracing::debug!(operation, error = %error, "redis connection died; retrying once on a new one");
                 retried = true;
                 continue;
             }
-            return Err(CacheError::backend(operation, error));
+            return Err(CacheError::backend(
+                operation,
+                RedisCacheError::Command(error.into()),
+            ));
         }
     }
 

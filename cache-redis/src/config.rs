@@ -111,6 +111,8 @@ pub enum RedisSource {
     /// `host:port[,password=...][,user=...][,ssl=true][,sslHost=name][,defaultDatabase=N][,connectTimeout=ms]`
     /// (see [`StackExchangeConfig::parse`]).
     Configuration(String),
+    /// A primary found through Redis Sentinel (feature `sentinel`).
+    Sentinel(crate::SentinelConfig),
     /// An existing deadpool-redis pool. It recycles connections with its own `PING` on every
     /// checkout, which costs one extra round trip per operation; prefer [`Url`](Self::Url).
     /// Pool size and timeouts are the pool's own; [`RedisCacheOptions`] pool settings are ignored.
@@ -133,6 +135,7 @@ impl std::fmt::Debug for RedisSource {
             Self::Url(_) => f.write_str("Url(..)"),
             Self::Configuration(_) => f.write_str("Configuration(..)"),
             Self::Pool(_) => f.write_str("Pool(..)"),
+            Self::Sentinel(config) => write!(f, "Sentinel({config:?})"),
             #[cfg(feature = "cluster")]
             Self::ClusterUrls(urls) => write!(f, "ClusterUrls({} seeds)", urls.len()),
             #[cfg(feature = "cluster")]
@@ -162,6 +165,20 @@ pub struct StackExchangeConfig {
     pub default_database: Option<i64>,
     /// `connectTimeout=` (milliseconds in the string).
     pub connect_timeout: Option<Duration>,
+    /// `serviceName=`: the endpoints are sentinels, which name the primary of this service.
+    pub service_name: Option<String>,
+    /// `sentinelUser=` (Sentinel; falls back to `user=`, as in StackExchange.Redis).
+    pub sentinel_user: Option<String>,
+    /// `sentinelPassword=` (Sentinel; falls back to `password=`; empty: no credentials).
+    pub sentinel_password: Option<String>,
+    /// `syncTimeout=` (milliseconds in the string).
+    pub sync_timeout: Option<Duration>,
+    /// `asyncTimeout=` (milliseconds in the string).
+    pub async_timeout: Option<Duration>,
+    /// The options given that are accepted and ignored (see
+    /// [`STACKEXCHANGE_OPTIONS`](crate::STACKEXCHANGE_OPTIONS)); building a cache logs a warning
+    /// for each.
+    pub ignored: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for StackExchangeConfig {
@@ -174,31 +191,27 @@ impl std::fmt::Debug for StackExchangeConfig {
             .field("ssl_host", &self.ssl_host)
             .field("default_database", &self.default_database)
             .field("connect_timeout", &self.connect_timeout)
+            .field("service_name", &self.service_name)
+            .field("sentinel_user", &self.sentinel_user)
+            .field(
+                "sentinel_password",
+                &self.sentinel_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("sync_timeout", &self.sync_timeout)
+            .field("async_timeout", &self.async_timeout)
+            .field("ignored", &self.ignored)
             .finish()
     }
 }
 
-/// StackExchange.Redis options that are accepted and ignored: they tune that client's own
-/// behaviour and have no equivalent (or no effect) here.
-const IGNORED_OPTIONS: &[&str] = &[
-    "abortconnect",
-    "allowadmin",
-    "asynctimeout",
-    "checkcertificaterevocation",
-    "configcheckseconds",
-    "connectretry",
-    "keepalive",
-    "name",
-    "resolvedns",
-    "responsetimeout",
-    "synctimeout",
-    "tiebreaker",
-    "version",
-];
-
 impl StackExchangeConfig {
+    /// StackExchange.Redis' default operation timeout (`syncTimeout`).
+    pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_millis(5000);
+
     /// Parses `host:port[,host:port...][,option=value...]`. Option names are case-insensitive
-    /// as in StackExchange.Redis; unknown options are refused rather than silently ignored.
+    /// as in StackExchange.Redis; each is honoured, ignored or refused as
+    /// [`STACKEXCHANGE_OPTIONS`](crate::STACKEXCHANGE_OPTIONS) says, and unknown options are
+    /// refused rather than silently ignored.
     ///
     /// # Errors
     /// A [`RedisConfigError`] naming the offending part (never echoing a password).
@@ -211,6 +224,12 @@ impl StackExchangeConfig {
             ssl_host: None,
             default_database: None,
             connect_timeout: None,
+            service_name: None,
+            sentinel_user: None,
+            sentinel_password: None,
+            sync_timeout: None,
+            async_timeout: None,
+            ignored: Vec::new(),
         };
         let mut raw_endpoints = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -218,51 +237,31 @@ impl StackExchangeConfig {
                 raw_endpoints.push(part);
                 continue;
             };
-            let value = value.trim();
-            match name.trim().to_ascii_lowercase().as_str() {
-                "password" => config.password = Some(value.to_owned()),
-                "user" => config.user = Some(value.to_owned()),
-                "ssl" => config.ssl = parse_bool("ssl", value)?,
-                "sslhost" => {
-                    let valid = !value.is_empty()
-                        && value
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
-                    if !valid {
-                        return Err(invalid("sslHost", value));
-                    }
-                    config.ssl_host = Some(value.to_owned());
-                }
-                "defaultdatabase" => {
-                    config.default_database = Some(
-                        value
-                            .parse()
-                            .ok()
-                            .filter(|db: &i64| *db >= 0)
-                            .ok_or_else(|| invalid("defaultDatabase", value))?,
-                    );
-                }
-                "connecttimeout" => {
-                    let ms: u64 = value
-                        .parse()
-                        .ok()
-                        .filter(|ms| *ms > 0)
-                        .ok_or_else(|| invalid("connectTimeout", value))?;
-                    config.connect_timeout = Some(Duration::from_millis(ms));
-                }
-                other if IGNORED_OPTIONS.contains(&other) => {}
-                _ => return Err(RedisConfigError::UnknownOption(name.trim().to_owned())),
-            }
+            crate::stackexchange::apply(&mut config, name.trim(), value.trim())?;
         }
         if raw_endpoints.is_empty() {
             return Err(RedisConfigError::NoEndpoint);
         }
-        let default_port = if config.ssl { 6380 } else { 6379 };
+        // As StackExchange.Redis: sentinels listen on 26379, TLS servers on 6380.
+        let default_port = match (&config.service_name, config.ssl) {
+            (Some(_), _) => 26379,
+            (None, true) => 6380,
+            (None, false) => 6379,
+        };
         config.endpoints = raw_endpoints
             .into_iter()
             .map(|e| parse_endpoint(e, default_port))
             .collect::<Result<_, _>>()?;
         Ok(config)
+    }
+
+    /// The per-operation (response) timeout this configuration asks for: `asyncTimeout`, else
+    /// `syncTimeout` (StackExchange.Redis' `AsyncTimeout` defaults to `SyncTimeout`), else `None`
+    /// (the builder then applies [`DEFAULT_OPERATION_TIMEOUT`](Self::DEFAULT_OPERATION_TIMEOUT)
+    /// unless a response timeout was set on it).
+    #[must_use]
+    pub fn operation_timeout(&self) -> Option<Duration> {
+        self.async_timeout.or(self.sync_timeout)
     }
 
     /// One redis-rs URL per endpoint, carrying credentials, TLS and database (not `sslHost`,
@@ -273,6 +272,37 @@ impl StackExchangeConfig {
             .iter()
             .map(|(host, port)| self.url_for(host, *port))
             .collect()
+    }
+
+    /// The Sentinel set-up this configuration names (`serviceName=`): the endpoints are the
+    /// sentinels; credentials, database and TLS are the primary's (TLS applies to the sentinels
+    /// too). `None` without `serviceName=`.
+    #[must_use]
+    pub fn to_sentinel(&self) -> Option<crate::SentinelConfig> {
+        let service_name = self.service_name.clone()?;
+        let mut sentinel = crate::SentinelConfig::new(service_name, self.endpoints.clone());
+        sentinel.user.clone_from(&self.user);
+        sentinel.password.clone_from(&self.password);
+        sentinel.database = self.default_database.unwrap_or(0);
+        sentinel.tls = self.ssl;
+        // As StackExchange.Redis: the sentinels get the server's credentials unless they have
+        // their own; an empty `sentinelPassword=` means none.
+        match self.sentinel_password.as_deref() {
+            Some("") => {}
+            Some(password) => {
+                sentinel.sentinel_password = Some(password.to_owned());
+                sentinel
+                    .sentinel_user
+                    .clone_from(&self.sentinel_user.clone().or(self.user.clone()));
+            }
+            None => {
+                sentinel.sentinel_password.clone_from(&self.password);
+                sentinel
+                    .sentinel_user
+                    .clone_from(&self.sentinel_user.clone().or(self.user.clone()));
+            }
+        }
+        Some(sentinel)
     }
 
     /// The URL of `host:port` with this configuration's credentials, TLS and database.
@@ -302,23 +332,11 @@ impl StackExchangeConfig {
     }
 }
 
-fn invalid(option: &'static str, value: &str) -> RedisConfigError {
-    RedisConfigError::InvalidValue {
-        option,
-        value: value.to_owned(),
-    }
-}
-
-fn parse_bool(option: &'static str, value: &str) -> Result<bool, RedisConfigError> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(invalid(option, value)),
-    }
-}
-
 /// `host`, `host:port`, `[v6]` or `[v6]:port`.
-fn parse_endpoint(text: &str, default_port: u16) -> Result<(String, u16), RedisConfigError> {
+pub(crate) fn parse_endpoint(
+    text: &str,
+    default_port: u16,
+) -> Result<(String, u16), RedisConfigError> {
     let bad = || RedisConfigError::InvalidEndpoint(text.to_owned());
     let (host, port) = if let Some(rest) = text.strip_prefix('[') {
         let (host, after) = rest.split_once(']').ok_or_else(bad)?;

@@ -25,8 +25,11 @@
 //! ## Connecting
 //! * a redis-rs URL (`redis://[user[:password]@]host:port/db`; `rediss://` with feature `tls`),
 //! * a StackExchange.Redis configuration string (`host:port[,password=...][,user=...]
-//!   [,ssl=true][,sslHost=name][,defaultDatabase=N][,connectTimeout=ms]`; other StackExchange keywords that only
-//!   tune that client are accepted and ignored, unknown ones are a typed error),
+//!   [,ssl=true][,sslHost=name][,defaultDatabase=N][,connectTimeout=ms][,syncTimeout=ms]`):
+//!   every documented option is honoured, accepted and ignored with a warning, or refused, as
+//!   [`STACKEXCHANGE_OPTIONS`] lists; unknown ones are a typed error,
+//! * with feature `sentinel`, Redis Sentinel: `serviceName=` in a configuration string, a
+//!   `redis+sentinel://` URL, or a [`SentinelConfig`] (see below),
 //! * ACL users: `user=alice,password=...` or `redis://alice:...@host` authenticate as `alice`; a
 //!   user without a password (`user=bob`, `redis://bob@host`) authenticates as that user with an
 //!   empty password (accepted by a `nopass` user), never silently as `default`. Refused
@@ -36,7 +39,11 @@
 //!   `deadpool_redis::cluster::Pool`).
 //!
 //! Settings live in [`RedisCacheOptions`] (defaults as associated constants); errors in the
-//! configuration are [`RedisConfigError`]s.
+//! configuration are [`RedisConfigError`]s. [`RedisCacheBuilder::build`] connects lazily;
+//! [`RedisCacheBuilder::connect`] also checks the store at start ([`RedisCache::check`]: one
+//! `PING` with credentials and database applied), failing with [`RedisUnusable`], which names the
+//! target but never a password. Driver errors are wrapped in [`DriverError`], so a printed error
+//! chain names each cause once.
 //!
 //! ## Stored layout (same as .NET)
 //! An entry under key `k` is the Redis **hash** at key `instance_name + k`, with fields
@@ -123,8 +130,13 @@
 //!   ([`RedisCacheBuilder::tls_ca_file`]); a client certificate is presented with
 //!   [`RedisCacheBuilder::tls_client_certificate`]; see [`TlsOptions`]. Handshake failures are
 //!   [`RedisCacheError::TlsCertificate`] / [`RedisCacheError::TlsClientCertificate`].
-//! * `cluster`: Redis Cluster. Every operation touches a single slot (one key, or an entry and
-//!   its same-slot lock key).
+//! * `cluster`: Redis Cluster, over TLS too (`rediss://` seeds). Every operation touches a
+//!   single slot (one key, or an entry and its same-slot lock key).
+//! * `sentinel`: Redis Sentinel. redis-rs' Sentinel client finds the primary for each new
+//!   connection. A write refused because the node no longer takes writes (`READONLY` from a
+//!   demoted primary, `NOREPLICAS` from a primary under `min-replicas-to-write` whose replica was
+//!   promoted) drops the idle pooled connections and is re-sent once on a new one: Redis refused
+//!   it before applying anything, so even conditional writes may be re-sent.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -135,12 +147,16 @@ mod error;
 mod layout;
 mod pool;
 mod scripts;
+mod sentinel;
+mod stackexchange;
 mod tls;
 
 pub use builder::RedisCacheBuilder;
 pub use cache::RedisCache;
 pub use config::{RedisCacheOptions, RedisSource, ScriptMode, StackExchangeConfig};
-pub use error::{RedisCacheError, RedisConfigError};
+pub use error::{DriverError, RedisCacheError, RedisConfigError, RedisStartupError, RedisUnusable};
+pub use sentinel::SentinelConfig;
+pub use stackexchange::{OptionSupport, STACKEXCHANGE_OPTIONS, StackExchangeOption};
 #[cfg(feature = "tls")]
 pub use tls::install_crypto_provider;
 pub use tls::{ClientCertificate, TlsOptions};

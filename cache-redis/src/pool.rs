@@ -71,6 +71,8 @@ pub(crate) struct ClusterManager {
     client: redis::cluster::ClusterClient,
     /// The user connections authenticate as, for error messages.
     user: String,
+    /// The seeds, `host:port, ...`, for error messages.
+    seeds: String,
     idle_check_after: Duration,
 }
 
@@ -84,6 +86,48 @@ impl managed::Manager for ClusterManager {
     }
 
     async fn recycle(&self, conn: &mut Self::Type, metrics: &Metrics) -> RecycleResult<RedisError> {
+        check_if_idle(conn, metrics, self.idle_check_after).await
+    }
+}
+
+/// Creates connections to the primary a Sentinel set-up names, asking the sentinels anew for
+/// each connection (so connections made after a failover go to the new primary). The driver's
+/// own Sentinel support finds the primary (it also checks with `ROLE` that the node named is a
+/// primary); deadpool-redis' Sentinel manager is not used because it `PING`s on every checkout
+/// and takes neither timeouts nor a private CA.
+#[cfg(feature = "sentinel")]
+pub(crate) struct SentinelManager {
+    /// `SentinelClient` needs `&mut` to look up (it caches its sentinel connections).
+    client: tokio::sync::Mutex<redis::sentinel::SentinelClient>,
+    config: redis::AsyncConnectionConfig,
+    service_name: String,
+    /// The sentinels, `host:port, ...`, for error messages.
+    sentinels: String,
+    /// The user connections authenticate as on the primary, for error messages.
+    user: String,
+    /// The user the sentinels are asked as, for error messages.
+    sentinel_user: String,
+    idle_check_after: Duration,
+}
+
+#[cfg(feature = "sentinel")]
+impl managed::Manager for SentinelManager {
+    type Type = MultiplexedConnection;
+    type Error = RedisError;
+
+    async fn create(&self) -> Result<MultiplexedConnection, RedisError> {
+        self.client
+            .lock()
+            .await
+            .get_async_connection_with_config(&self.config)
+            .await
+    }
+
+    async fn recycle(
+        &self,
+        conn: &mut MultiplexedConnection,
+        metrics: &Metrics,
+    ) -> RecycleResult<RedisError> {
         check_if_idle(conn, metrics, self.idle_check_after).await
     }
 }
@@ -140,6 +184,8 @@ pub(crate) enum Backend {
     Cluster(Pool<ClusterManager>),
     #[cfg(feature = "cluster")]
     ExternalCluster(deadpool_redis::cluster::Pool),
+    #[cfg(feature = "sentinel")]
+    Sentinel(Pool<SentinelManager>),
 }
 
 impl Backend {
@@ -162,6 +208,46 @@ impl Backend {
             idle_check_after: options.idle_check_after,
         };
         Ok(Self::Standalone(build_pool(manager, options)?))
+    }
+
+    /// A pool of connections to the primary the sentinels of `sentinel` name.
+    #[cfg(feature = "sentinel")]
+    pub(crate) fn sentinel(
+        sentinel: &crate::SentinelConfig,
+        options: &RedisCacheOptions,
+    ) -> Result<Self, RedisConfigError> {
+        let manager = SentinelManager {
+            client: tokio::sync::Mutex::new(sentinel.client(&options.tls)?),
+            config: redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(options.connect_timeout))
+                .set_response_timeout(options.response_timeout),
+            service_name: sentinel.service_name.clone(),
+            sentinels: sentinel
+                .sentinels
+                .iter()
+                .map(|(host, port)| format!("{host}:{port}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            user: sentinel
+                .user
+                .clone()
+                .unwrap_or_else(|| "default".to_owned()),
+            sentinel_user: sentinel
+                .sentinel_user
+                .clone()
+                .unwrap_or_else(|| "default".to_owned()),
+            idle_check_after: options.idle_check_after,
+        };
+        Ok(Self::Sentinel(build_pool(manager, options)?))
+    }
+
+    /// The Sentinel service name and the user on the sentinels, for a Sentinel backend.
+    pub(crate) fn sentinel_names(&self) -> Option<(&str, &str)> {
+        match self {
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(p) => Some((&p.manager().service_name, &p.manager().sentinel_user)),
+            _ => None,
+        }
     }
 
     /// A pool of cluster connections seeded by `urls`.
@@ -213,9 +299,16 @@ impl Backend {
             builder = builder.response_timeout(t);
         }
         let client = builder.build().map_err(RedisConfigError::InvalidUrl)?;
+        let seeds = urls
+            .iter()
+            .filter_map(|url| url.as_str().into_connection_info().ok())
+            .map(|info| info.addr().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
         let manager = ClusterManager {
             client,
             user: user_name,
+            seeds,
             idle_check_after: options.idle_check_after,
         };
         Ok(Self::Cluster(build_pool(manager, options)?))
@@ -231,6 +324,8 @@ impl Backend {
             Self::Cluster(p) => Conn::Cluster((*p.get().await?).clone()),
             #[cfg(feature = "cluster")]
             Self::ExternalCluster(p) => Conn::Cluster((*p.get().await?).clone()),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(p) => Conn::Standalone((*p.get().await?).clone()),
         })
     }
 
@@ -247,6 +342,8 @@ impl Backend {
             Self::Cluster(p) => drop(p.retain(|_, _| false)),
             #[cfg(feature = "cluster")]
             Self::ExternalCluster(p) => drop(p.retain(|_, _| false)),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(p) => drop(p.retain(|_, _| false)),
         }
     }
 
@@ -259,6 +356,8 @@ impl Backend {
             Self::Cluster(p) => p.timeouts(),
             #[cfg(feature = "cluster")]
             Self::ExternalCluster(p) => p.timeouts(),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(p) => p.timeouts(),
         }
     }
 
@@ -271,6 +370,8 @@ impl Backend {
             Self::Cluster(p) => p.status(),
             #[cfg(feature = "cluster")]
             Self::ExternalCluster(p) => p.status(),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(p) => p.status(),
         };
         (s.size, s.available)
     }
@@ -288,9 +389,47 @@ impl Backend {
             Self::Standalone(p) => Some(user(p.manager().client.get_connection_info())),
             #[cfg(feature = "cluster")]
             Self::Cluster(p) => Some(p.manager().user.clone()),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(p) => Some(p.manager().user.clone()),
             Self::External(_) => None,
             #[cfg(feature = "cluster")]
             Self::ExternalCluster(_) => None,
+        }
+    }
+
+    /// What this backend connects to, for messages: addresses, database and user, never a
+    /// password.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Self::Standalone(p) => {
+                let info = p.manager().client.get_connection_info();
+                let tls = match info.addr() {
+                    redis::ConnectionAddr::TcpTls { .. } => " over TLS",
+                    _ => "",
+                };
+                format!(
+                    "{}{tls} (database {}, user `{}`)",
+                    info.addr(),
+                    info.redis_settings().db(),
+                    info.redis_settings().username().unwrap_or("default")
+                )
+            }
+            Self::External(_) => "the application's deadpool-redis pool".to_owned(),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(p) => format!(
+                "cluster seeds {} (user `{}`)",
+                p.manager().seeds,
+                p.manager().user
+            ),
+            #[cfg(feature = "cluster")]
+            Self::ExternalCluster(_) => "the application's deadpool-redis cluster pool".to_owned(),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(p) => format!(
+                "the primary of service `{}` named by sentinels {} (user `{}`)",
+                p.manager().service_name,
+                p.manager().sentinels,
+                p.manager().user
+            ),
         }
     }
 
@@ -303,6 +442,8 @@ impl Backend {
             Self::Cluster(_) => "cluster",
             #[cfg(feature = "cluster")]
             Self::ExternalCluster(_) => "deadpool-redis cluster pool",
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(_) => "sentinel",
         }
     }
 }

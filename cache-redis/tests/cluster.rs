@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,19 +23,11 @@ fn cache_on(cluster: &RedisCluster) -> RedisCache {
         .unwrap()
 }
 
-/// The cluster currently shared by running cases. Forming a cluster takes seconds, so cases
-/// running at the same time share one (they use unique keys); the last case to finish drops it
-/// (a `static` holding it strongly would never be dropped, leaking the processes).
-static SHARED: tokio::sync::Mutex<Weak<RedisCluster>> = tokio::sync::Mutex::const_new(Weak::new());
+/// Forming a cluster takes seconds: cases running at the same time share one.
+static SHARED: common::Shared<RedisCluster> = common::Shared::new();
 
 async fn shared_cluster() -> Option<Arc<RedisCluster>> {
-    let mut shared = SHARED.lock().await;
-    if let Some(cluster) = shared.upgrade() {
-        return Some(cluster);
-    }
-    let cluster = Arc::new(RedisCluster::start().await?);
-    *shared = Arc::downgrade(&cluster);
-    Some(cluster)
+    SHARED.get_or_start(RedisCluster::start).await
 }
 
 async fn factory() -> Option<Harness> {

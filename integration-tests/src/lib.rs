@@ -7,5 +7,6 @@
 
 pub mod http;
 pub mod live;
+pub mod redis_sentinel;
 pub mod redis_server;
 pub mod tds;

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long a starting server may take to answer `PING` (generous: CI machines are slow).
-const START_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// The port a shared Redis may use on the machine; tests never touch it.
 const SHARED_PORT: u16 = 6379;
 
@@ -36,7 +36,7 @@ pub fn redis_required() -> bool {
 }
 
 /// Reports that Redis is unavailable: panics when `REQUIRE_REDIS=1`, else prints a banner.
-fn unavailable(what: &str) {
+pub(crate) fn unavailable(what: &str) {
     assert!(
         !redis_required(),
         "{REQUIRE_REDIS_ENV}=1 but {what}: install redis-server (and redis-cli) or set {REDIS_URL_ENV}"
@@ -54,7 +54,7 @@ fn unavailable(what: &str) {
     let _ = std::io::stderr().lock().write_all(banner.as_bytes());
 }
 
-fn binary_exists(name: &str) -> bool {
+pub(crate) fn binary_exists(name: &str) -> bool {
     Command::new(name)
         .arg("--version")
         .stdout(Stdio::null())
@@ -64,7 +64,7 @@ fn binary_exists(name: &str) -> bool {
 }
 
 /// A fresh, empty directory under the system temp dir, unique per process and call.
-fn unique_dir(tag: &str) -> std::io::Result<PathBuf> {
+pub(crate) fn unique_dir(tag: &str) -> std::io::Result<PathBuf> {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
@@ -106,7 +106,7 @@ fn free_cluster_port() -> std::io::Result<u16> {
 }
 
 /// Spawns `redis-server` on `port` with data in `dir`, plus `extra` arguments.
-fn spawn_server(port: u16, dir: &Path, extra: &[&str]) -> std::io::Result<Child> {
+pub(crate) fn spawn_server(port: u16, dir: &Path, extra: &[&str]) -> std::io::Result<Child> {
     let mut cmd = Command::new("redis-server");
     cmd.arg("--port")
         .arg(port.to_string())
@@ -123,14 +123,14 @@ fn spawn_server(port: u16, dir: &Path, extra: &[&str]) -> std::io::Result<Child>
 }
 
 /// Opens a client connection to `url`.
-async fn connect(url: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+pub(crate) async fn connect(url: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
     redis::Client::open(url)?
         .get_multiplexed_async_connection()
         .await
 }
 
 /// Waits until the server at `url` answers `PING`, or `child` exits, or the start timeout passes.
-async fn wait_for_ping(url: &str, child: &mut Child) -> std::io::Result<()> {
+pub(crate) async fn wait_for_ping(url: &str, child: &mut Child) -> std::io::Result<()> {
     wait_until(child, "redis-server did not answer PING", || async {
         match connect(url).await {
             Ok(mut conn) => redis::cmd("PING")
@@ -145,7 +145,11 @@ async fn wait_for_ping(url: &str, child: &mut Child) -> std::io::Result<()> {
 
 /// Polls `ready` until it answers true, failing when `child` exits or the start timeout passes
 /// (`late` is the message then).
-async fn wait_until<F, Fut>(child: &mut Child, late: &str, mut ready: F) -> std::io::Result<()>
+pub(crate) async fn wait_until<F, Fut>(
+    child: &mut Child,
+    late: &str,
+    mut ready: F,
+) -> std::io::Result<()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -180,7 +184,7 @@ fn signal(child: &Child, signal: &str) -> std::io::Result<()> {
     }
 }
 
-fn stop(child: &mut Child) {
+pub(crate) fn stop(child: &mut Child) {
     // A frozen server ignores SIGKILL only until continued; kill works on stopped processes,
     // but CONT first so it also releases its port promptly.
     let _ = signal(child, "CONT");
@@ -569,12 +573,15 @@ impl Drop for RedisServer {
     }
 }
 
-/// A private 3-master Redis Cluster (no replicas) on loopback ports, killed on drop.
+/// A private 3-master Redis Cluster (no replicas) on loopback ports, killed on drop; plain, or
+/// TLS-only ([`start_tls`](Self::start_tls)).
 #[derive(Debug)]
 pub struct RedisCluster {
     ports: Vec<u16>,
     children: Vec<Child>,
     dir: PathBuf,
+    /// The CA to trust, for a TLS cluster.
+    tls_ca: Option<PathBuf>,
 }
 
 impl RedisCluster {
@@ -588,36 +595,76 @@ impl RedisCluster {
             unavailable("redis-server / redis-cli needed for a private cluster are not on PATH");
             return None;
         }
-        match Self::start_private().await {
+        match Self::start_private(None).await {
             Ok(cluster) => Some(cluster),
             Err(e) => panic!("could not start a private Redis Cluster: {e}"),
         }
     }
 
-    async fn start_private() -> std::io::Result<Self> {
+    /// Starts a TLS-only cluster (clients, the cluster bus and `redis-cli` all over TLS) with
+    /// these certificates; [`urls`](Self::urls) are then `rediss://`. Client certificates are not
+    /// required of clients (`files.require_client_certificates` must be false), but the cluster
+    /// bus always requires them: nodes present their server certificate, which must therefore
+    /// also allow client authentication (extended key usage `clientAuth`). `None` after a loud notice
+    /// when the binaries are missing or built without TLS (panics with `REQUIRE_REDIS=1`).
+    ///
+    /// # Panics
+    /// As [`start`](Self::start), or for `require_client_certificates`.
+    pub async fn start_tls(files: &TlsServerFiles) -> Option<Self> {
+        assert!(
+            !files.require_client_certificates,
+            "a TLS cluster is started without client authentication"
+        );
+        if !binary_exists("redis-server") || !binary_exists("redis-cli") {
+            unavailable("redis-server / redis-cli needed for a private cluster are not on PATH");
+            return None;
+        }
+        if !redis_server_supports_tls() {
+            unavailable("the installed redis-server was built without TLS support");
+            return None;
+        }
+        match Self::start_private(Some(files)).await {
+            Ok(cluster) => Some(cluster),
+            Err(e) => panic!("could not start a private TLS Redis Cluster: {e}"),
+        }
+    }
+
+    async fn start_private(tls: Option<&TlsServerFiles>) -> std::io::Result<Self> {
         let dir = unique_dir("redis-cluster")?;
         let mut cluster = Self {
             ports: Vec::new(),
             children: Vec::new(),
             dir,
+            tls_ca: tls.map(|files| files.ca_file.clone()),
         };
         for i in 0..3 {
             let node_dir = cluster.dir.join(format!("node{i}"));
             std::fs::create_dir_all(&node_dir)?;
             let port = free_cluster_port()?;
-            let mut child = spawn_server(
-                port,
-                &node_dir,
-                &[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "5000",
-                ],
-            )?;
-            let waited = wait_for_ping(&format!("redis://127.0.0.1:{port}"), &mut child).await;
+            let mut args: Vec<String> = [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "5000",
+            ]
+            .map(str::to_owned)
+            .to_vec();
+            if let Some(files) = tls {
+                args.extend(files.args(port));
+                args.extend(
+                    ["--tls-cluster", "yes", "--tls-replication", "yes"].map(str::to_owned),
+                );
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let plain_port = if tls.is_some() { 0 } else { port };
+            let mut child = spawn_server(plain_port, &node_dir, &args)?;
+            let waited = if tls.is_some() {
+                wait_for_listen(port, &mut child).await
+            } else {
+                wait_for_ping(&format!("redis://127.0.0.1:{port}"), &mut child).await
+            };
             cluster.children.push(child);
             waited?;
             cluster.ports.push(port);
@@ -627,41 +674,67 @@ impl RedisCluster {
             .iter()
             .map(|p| format!("127.0.0.1:{p}"))
             .collect();
-        let output = Command::new("redis-cli")
+        let mut create = cluster
+            .cli()
             .arg("--cluster")
             .arg("create")
             .args(&nodes)
             .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .stdin(Stdio::null())
-            .output()?;
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        // `redis-cli` waits forever for nodes that cannot talk to each other: bound it.
+        let deadline = Instant::now() + START_TIMEOUT;
+        while create.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                let _ = create.kill();
+                let output = create.wait_with_output()?;
+                return Err(std::io::Error::other(format!(
+                    "redis-cli --cluster create did not finish: {}",
+                    String::from_utf8_lossy(&output.stdout)
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let output = create.wait_with_output()?;
         if !output.status.success() {
             return Err(std::io::Error::other(format!(
-                "redis-cli --cluster create failed: {}",
-                String::from_utf8_lossy(&output.stdout)
+                "redis-cli --cluster create failed: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
             )));
         }
         cluster.wait_until_ok().await?;
         Ok(cluster)
     }
 
+    /// `redis-cli`, with the TLS options of a TLS cluster.
+    fn cli(&self) -> Command {
+        let mut cli = Command::new("redis-cli");
+        cli.stdin(Stdio::null());
+        if let Some(ca) = &self.tls_ca {
+            cli.arg("--tls").arg("--cacert").arg(ca);
+        }
+        cli
+    }
+
     async fn wait_until_ok(&self) -> std::io::Result<()> {
         let deadline = Instant::now() + START_TIMEOUT;
-        for url in self.urls() {
+        for port in &self.ports {
             loop {
-                let state = match connect(&url).await {
-                    Ok(mut conn) => redis::cmd("CLUSTER")
-                        .arg("INFO")
-                        .query_async::<String>(&mut conn)
-                        .await
-                        .unwrap_or_default(),
-                    Err(_) => String::new(),
-                };
+                // Through `redis-cli`: this crate's redis client does not speak TLS.
+                let state = self
+                    .cli()
+                    .args(["-p", &port.to_string(), "cluster", "info"])
+                    .output()
+                    .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+                    .unwrap_or_default();
                 if state.lines().any(|l| l.trim() == "cluster_state:ok") {
                     break;
                 }
                 if Instant::now() > deadline {
                     return Err(std::io::Error::other(format!(
-                        "cluster node {url} never reached cluster_state:ok"
+                        "cluster node {port} never reached cluster_state:ok"
                     )));
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -670,12 +743,18 @@ impl RedisCluster {
         Ok(())
     }
 
-    /// The node URLs (`redis://127.0.0.1:<port>`), usable as cluster seeds.
+    /// The node URLs (`redis://127.0.0.1:<port>`, or `rediss://` for a TLS cluster), usable as
+    /// cluster seeds.
     #[must_use]
     pub fn urls(&self) -> Vec<String> {
+        let scheme = if self.tls_ca.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
         self.ports
             .iter()
-            .map(|p| format!("redis://127.0.0.1:{p}"))
+            .map(|p| format!("{scheme}://127.0.0.1:{p}"))
             .collect()
     }
 
@@ -685,7 +764,8 @@ impl RedisCluster {
         &self.ports
     }
 
-    /// Call counts summed over all nodes (`INFO commandstats`, without `info`).
+    /// Call counts summed over all nodes (`INFO commandstats`, without `info`); plain clusters
+    /// only.
     ///
     /// # Errors
     /// If a node cannot be reached.

@@ -22,13 +22,18 @@
 
 mod common;
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use cache_memory::{DEFAULT_MAX_BYTES, MemoryCache};
 
 #[actix_web::main]
-async fn main() -> Result<(), common::BoxError> {
+async fn main() -> ExitCode {
     common::init_tracing();
+    common::report::exit(run().await)
+}
+
+async fn run() -> Result<(), common::BoxError> {
     let settings = common::Settings::from_env()?;
     let max_bytes = common::byte_count("MEMORY_MAX_BYTES")?.unwrap_or(DEFAULT_MAX_BYTES);
     let cache = MemoryCache::builder().max_bytes(max_bytes).build()?;

@@ -7,49 +7,29 @@
 //!     cargo run -p session-actix --example redis --features cache-redis/tls
 //! ```
 //!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `REDIS_URL` | `redis://127.0.0.1:6379` | a `redis://` URL, or a StackExchange-style configuration string (`host:port,password=...,defaultDatabase=N`) |
-//! | `REDIS_INSTANCE_NAME` | `App_` | key prefix, as the guide's `-InstanceName 'App_'` |
-//! | `REDIS_TLS_CA_FILE` | none (public roots) | PEM CA to trust for `rediss://` / `ssl=true` (needs `--features cache-redis/tls`) |
-//! | `REDIS_TLS_CLIENT_CERT`, `REDIS_TLS_CLIENT_KEY` | none | PEM client certificate and key, for servers with `tls-auth-clients yes` |
+//! Settings: `REDIS_URL`, `REDIS_INSTANCE_NAME`, `REDIS_TLS_CA_FILE`, `REDIS_TLS_CLIENT_CERT`,
+//! `REDIS_TLS_CLIENT_KEY` (see `common/redis_env.rs`; Sentinel: `REDIS_URL` with `serviceName=`
+//! or `redis+sentinel://`, `--features cache-redis/sentinel`). The store is checked at start
+//! (one `PING`): when it is unusable the server exits at once with one line naming the variable,
+//! e.g. `error: REDIS_URL: Redis at 127.0.0.1:1 (database 0, user `default`) is not usable: ...`.
 //!
-//! plus the common settings (`ADDR`, `IDLE_TIMEOUT_SECS`, `RUST_LOG`, `SESSION_COOKIE_KEY`,
+//! Plus the common settings (`ADDR`, `IDLE_TIMEOUT_SECS`, `RUST_LOG`, `SESSION_COOKIE_KEY`,
 //! `SESSION_LOCKING`; see `common/mod.rs`). Two instances on different `ADDR`s sharing one Redis
 //! and one `SESSION_COOKIE_KEY` serve the same sessions: a cookie from one works on the other.
 
 mod common;
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
-use cache_redis::RedisCache;
-
 #[actix_web::main]
-async fn main() -> Result<(), common::BoxError> {
+async fn main() -> ExitCode {
     common::init_tracing();
+    common::report::exit(run().await)
+}
+
+async fn run() -> Result<(), common::BoxError> {
     let settings = common::Settings::from_env()?;
-    let target = common::env_or("REDIS_URL", "redis://127.0.0.1:6379");
-    let builder = if target.contains("://") {
-        RedisCache::builder().url(target)
-    } else {
-        RedisCache::builder().configuration(target)
-    };
-    let mut builder = builder.instance_name(common::env_or("REDIS_INSTANCE_NAME", "App_"));
-    if let Ok(ca) = std::env::var("REDIS_TLS_CA_FILE") {
-        builder = builder.tls_ca_file(ca);
-    }
-    match (
-        std::env::var("REDIS_TLS_CLIENT_CERT"),
-        std::env::var("REDIS_TLS_CLIENT_KEY"),
-    ) {
-        (Ok(cert), Ok(key)) => builder = builder.tls_client_certificate(cert, key),
-        (Err(_), Err(_)) => {}
-        _ => {
-            return Err(
-                "set both REDIS_TLS_CLIENT_CERT and REDIS_TLS_CLIENT_KEY, or neither".into(),
-            );
-        }
-    }
-    let cache = builder.build()?;
+    let cache = common::redis_env::cache_from_env().await?;
     common::serve(Arc::new(cache), settings).await
 }

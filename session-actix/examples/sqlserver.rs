@@ -17,13 +17,18 @@
 
 mod common;
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use cache_sqlserver::SqlServerCache;
 
 #[actix_web::main]
-async fn main() -> Result<(), common::BoxError> {
+async fn main() -> ExitCode {
     common::init_tracing();
+    common::report::exit(run().await)
+}
+
+async fn run() -> Result<(), common::BoxError> {
     let settings = common::Settings::from_env()?;
     let connection_string = std::env::var("MSSQL_CONNECTION_STRING")
         .map_err(|_| "MSSQL_CONNECTION_STRING is required (an ADO.NET connection string)")?;
@@ -31,7 +36,13 @@ async fn main() -> Result<(), common::BoxError> {
         .connection_string(connection_string)
         .schema_name(common::env_or("MSSQL_SCHEMA", "dbo"))
         .table_name(common::env_or("MSSQL_TABLE", "Sessions"))
-        .build()?;
-    cache.create_table_if_missing().await?;
+        .build()
+        .map_err(common::report::blame(
+            "MSSQL_CONNECTION_STRING / MSSQL_SCHEMA / MSSQL_TABLE",
+        ))?;
+    cache
+        .create_table_if_missing()
+        .await
+        .map_err(common::report::blame("MSSQL_CONNECTION_STRING"))?;
     common::serve(Arc::new(cache), settings).await
 }

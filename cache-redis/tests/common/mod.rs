@@ -4,7 +4,10 @@
 // Test helpers outside #[test] fns: a failed setup must fail the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod pki;
+
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Weak};
 
 use cache_redis::{RedisCache, RedisCacheBuilder};
 #[allow(unused_imports)] // not every test binary counts commands
@@ -53,5 +56,32 @@ pub fn redis_error(error: &session_core::CacheError) -> Option<&cache_redis::Red
     match error {
         session_core::CacheError::Backend { source, .. } => source.downcast_ref(),
         _ => None,
+    }
+}
+
+/// An expensive set-up (a cluster, a Sentinel set) shared by the test cases running at the same
+/// time (they use unique keys). The last case to finish drops it: a `static` holding it strongly
+/// would never be dropped, leaking its processes.
+pub struct Shared<T>(tokio::sync::Mutex<Weak<T>>);
+
+impl<T> Shared<T> {
+    /// Nothing started yet.
+    pub const fn new() -> Self {
+        Self(tokio::sync::Mutex::const_new(Weak::new()))
+    }
+
+    /// The running set-up, or a new one from `start` (`None` when it is skipped).
+    pub async fn get_or_start<F, Fut>(&self, start: F) -> Option<Arc<T>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let mut shared = self.0.lock().await;
+        if let Some(running) = shared.upgrade() {
+            return Some(running);
+        }
+        let started = Arc::new(start().await?);
+        *shared = Arc::downgrade(&started);
+        Some(started)
     }
 }

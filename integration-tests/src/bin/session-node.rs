@@ -4,7 +4,8 @@
 //! * SQL Server when `MSSQL_CONNECTION_STRING` is set (`MSSQL_SCHEMA`, default `dbo`;
 //!   `MSSQL_TABLE`, default `Sessions`; the table is created if missing), e.g. the in-repo TDS
 //!   test server,
-//! * Redis when `REDIS_URL` is set (`REDIS_INSTANCE_NAME`, default `App_`),
+//! * Redis when `REDIS_URL` is set, read and checked at start as the `redis` example does
+//!   (`examples/common/redis_env.rs`: `REDIS_INSTANCE_NAME`, default `App_`, TLS variables),
 //! * otherwise a memory cache.
 //!
 //! ```text
@@ -20,10 +21,10 @@
 #[path = "../../../session-actix/examples/common/mod.rs"]
 mod common;
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use cache_memory::MemoryCache;
-use cache_redis::RedisCache;
 use cache_sqlserver::SqlServerCache;
 use session_actix::SharedCache;
 
@@ -33,8 +34,12 @@ fn var(name: &str) -> Option<String> {
 }
 
 #[actix_web::main]
-async fn main() -> Result<(), common::BoxError> {
+async fn main() -> ExitCode {
     common::init_tracing();
+    common::report::exit(run().await)
+}
+
+async fn run() -> Result<(), common::BoxError> {
     let settings = common::Settings::from_env()?;
     let cache: SharedCache = match (var("MSSQL_CONNECTION_STRING"), var("REDIS_URL")) {
         // Two stores named: refuse rather than guess which one the caller meant.
@@ -54,12 +59,8 @@ async fn main() -> Result<(), common::BoxError> {
             cache.create_table_if_missing().await?;
             Arc::new(cache)
         }
-        (None, Some(url)) => Arc::new(
-            RedisCache::builder()
-                .url(url)
-                .instance_name(common::env_or("REDIS_INSTANCE_NAME", "App_"))
-                .build()?,
-        ),
+        // As the `redis` example: `REDIS_URL` and the TLS variables, checked at start.
+        (None, Some(_)) => Arc::new(common::redis_env::cache_from_env().await?),
         (None, None) => Arc::new(MemoryCache::new()),
     };
     common::serve(cache, settings).await

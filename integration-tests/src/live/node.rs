@@ -18,6 +18,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 const NODE_SETTINGS: &[&str] = &[
     "REDIS_URL",
     "REDIS_INSTANCE_NAME",
+    "REDIS_TLS_CA_FILE",
+    "REDIS_TLS_CLIENT_CERT",
+    "REDIS_TLS_CLIENT_KEY",
     "MSSQL_CONNECTION_STRING",
     "MSSQL_SCHEMA",
     "MSSQL_TABLE",

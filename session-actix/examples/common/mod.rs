@@ -14,6 +14,8 @@
 //! | `SESSION_LOCKING` | `optimistic` | `optimistic`, `exclusive` or `last-write-wins` ([`ConcurrencyMode`]) |
 //! | `MEMORY_MAX_BYTES` | `67108864` (64 MiB) | `counter` only: the memory cache's bound on the memory its entries occupy, in bytes, at most 1 TiB |
 
+pub mod redis_env;
+pub mod report;
 pub mod routes;
 
 use std::error::Error;
@@ -196,7 +198,8 @@ pub fn init_tracing() {
 /// Serves [`routes`] with sessions over `cache` until the process is stopped (Ctrl-C).
 ///
 /// # Errors
-/// Invalid settings, or the address cannot be bound.
+/// Invalid settings, or the address cannot be bound (a [`report::SettingError`] naming `ADDR`
+/// and the address).
 pub async fn serve(cache: SharedCache, settings: Settings) -> Result<(), BoxError> {
     let sessions = settings.middleware(cache.clone())?;
     // The cache is shared with routes that need it directly (the diagnostic ping): handlers
@@ -208,7 +211,13 @@ pub async fn serve(cache: SharedCache, settings: Settings) -> Result<(), BoxErro
             .wrap(sessions.clone())
             .configure(routes::configure)
     })
-    .bind(&settings.addr)?;
+    .bind(&settings.addr)
+    .map_err(|e| {
+        report::SettingError::new(
+            format!("ADDR={}: cannot listen on this address", settings.addr),
+            e,
+        )
+    })?;
     tracing::info!(
         addr = %settings.addr,
         cache = cache.cache_type(),
