@@ -44,6 +44,10 @@ async fn dotnet_set(
 }
 
 #[tokio::test]
+#[cfg_attr(
+    redis_missing,
+    ignore = "needs Redis: apt-get install redis-server, or set REDIS_URL (REQUIRE_REDIS=1 makes this a failure)"
+)]
 async fn we_write_exactly_the_dotnet_fields() {
     let Some(server) = common::RedisServer::start().await else {
         return;
@@ -115,6 +119,10 @@ async fn we_write_exactly_the_dotnet_fields() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    redis_missing,
+    ignore = "needs Redis: apt-get install redis-server, or set REDIS_URL (REQUIRE_REDIS=1 makes this a failure)"
+)]
 async fn dotnet_written_entries_read_back_with_their_expiry() {
     let Some(server) = common::RedisServer::start().await else {
         return;
@@ -202,6 +210,10 @@ async fn dotnet_written_entries_read_back_with_their_expiry() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    redis_missing,
+    ignore = "needs Redis: apt-get install redis-server, or set REDIS_URL (REQUIRE_REDIS=1 makes this a failure)"
+)]
 async fn entries_without_expiry_fields_read_like_dotnet() {
     let Some(server) = common::RedisServer::start().await else {
         return;
@@ -223,6 +235,10 @@ async fn entries_without_expiry_fields_read_like_dotnet() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    redis_missing,
+    ignore = "needs Redis: apt-get install redis-server, or set REDIS_URL (REQUIRE_REDIS=1 makes this a failure)"
+)]
 async fn malformed_stored_fields_are_corrupt_entries() {
     let Some(server) = common::RedisServer::start().await else {
         return;
@@ -278,6 +294,10 @@ async fn malformed_stored_fields_are_corrupt_entries() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    redis_missing,
+    ignore = "needs Redis: apt-get install redis-server, or set REDIS_URL (REQUIRE_REDIS=1 makes this a failure)"
+)]
 async fn locks_live_beside_entries_in_the_same_slot() {
     let Some(server) = common::RedisServer::start().await else {
         return;

@@ -28,10 +28,16 @@ macro_rules! measure {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    redis_server_missing,
+    ignore = "needs a private redis-server: apt-get install redis-server (REQUIRE_REDIS=1 makes this a failure)"
+)]
 async fn each_operation_is_one_round_trip() {
     let Some(server) = common::RedisServer::start().await else {
         return;
     };
+    // Command counts and SCRIPT FLUSH: never on the shared server in REDIS_URL.
+    common::require_private(&server);
     // A long idle check so that the pauses of this test never trigger a checkout PING.
     let cache = common::builder(&server, "rt")
         .pool_max_size(1)
@@ -198,10 +204,16 @@ async fn each_operation_is_one_round_trip() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    redis_server_missing,
+    ignore = "needs a private redis-server: apt-get install redis-server (REQUIRE_REDIS=1 makes this a failure)"
+)]
 async fn idle_connections_are_pinged_on_checkout() {
     let Some(server) = common::RedisServer::start().await else {
         return;
     };
+    // Command counts and SCRIPT FLUSH: never on the shared server in REDIS_URL.
+    common::require_private(&server);
     let cache = common::builder(&server, "rt")
         .pool_max_size(1)
         .idle_check_after(Duration::from_millis(200))
@@ -214,10 +226,16 @@ async fn idle_connections_are_pinged_on_checkout() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    redis_server_missing,
+    ignore = "needs a private redis-server: apt-get install redis-server (REQUIRE_REDIS=1 makes this a failure)"
+)]
 async fn script_flush_falls_back_to_loading_the_script() {
     let Some(server) = common::RedisServer::start().await else {
         return;
     };
+    // Command counts and SCRIPT FLUSH: never on the shared server in REDIS_URL.
+    common::require_private(&server);
     let cache = common::builder(&server, "rt")
         .idle_check_after(Duration::from_secs(600))
         .build()

@@ -11,7 +11,7 @@ use std::sync::{Arc, Weak};
 
 use cache_redis::{RedisCache, RedisCacheBuilder};
 #[allow(unused_imports)] // not every test binary counts commands
-pub use integration_tests::redis_server::{RedisServer, commandstats_delta};
+pub use integration_tests::redis_server::{RedisServer, commandstats_delta, require_private};
 
 /// A unique instance name, so tests sharing a server never see each other's keys.
 pub fn unique_instance(tag: &str) -> String {

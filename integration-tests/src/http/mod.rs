@@ -75,9 +75,9 @@ pub fn run<F: Future<Output = ()>>(case: F) {
 /// case of the same name in [`http::cases`](crate::http::cases) against the harness's cache.
 #[macro_export]
 macro_rules! http_acceptance_suite {
-    ($factory:path) => {
+    ($(#[$attr:meta])* $factory:path) => {
         $crate::__http_acceptance_tests!(
-            $factory;
+            {$(#[$attr])*} $factory;
             counter_with_cookie_jar,
             new_jar_gets_new_session,
             tampered_cookie_starts_fresh_session_without_lookup,
@@ -107,17 +107,21 @@ macro_rules! http_acceptance_suite {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __http_acceptance_tests {
-    ($factory:path; $($case:ident),+ $(,)?) => {
+    (@case {$(#[$attr:meta])*} $factory:path; $case:ident) => {
+        #[test]
+        $(#[$attr])*
+        fn $case() {
+            $crate::http::run(async {
+                let Some(harness) = $factory().await else {
+                    return;
+                };
+                $crate::http::cases::$case(harness.cache()).await;
+            });
+        }
+    };
+    ($attrs:tt $factory:path; $($case:ident),+ $(,)?) => {
         $(
-            #[test]
-            fn $case() {
-                $crate::http::run(async {
-                    let Some(harness) = $factory().await else {
-                        return;
-                    };
-                    $crate::http::cases::$case(harness.cache()).await;
-                });
-            }
+            $crate::__http_acceptance_tests!(@case $attrs $factory; $case);
         )+
     };
 }

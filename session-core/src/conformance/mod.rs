@@ -249,9 +249,9 @@ async fn sleep_until_ms(since: Instant, millis: u64) {
 /// (dev-)dependency.
 #[macro_export]
 macro_rules! distributed_cache_conformance {
-    ($factory:path) => {
+    ($(#[$attr:meta])* $factory:path) => {
         $crate::__conformance_tests!(
-            $factory;
+            {$(#[$attr])*} $factory;
             round_trip,
             empty_value_round_trips,
             large_binary_value_round_trips,
@@ -327,15 +327,19 @@ macro_rules! distributed_cache_conformance {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_tests {
-    ($factory:path; $($case:ident),+ $(,)?) => {
+    (@case {$(#[$attr:meta])*} $factory:path; $case:ident) => {
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attr])*
+        async fn $case() {
+            let Some(h) = $factory().await else {
+                return;
+            };
+            $crate::conformance::$case(h.cache()).await;
+        }
+    };
+    ($attrs:tt $factory:path; $($case:ident),+ $(,)?) => {
         $(
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let Some(h) = $factory().await else {
-                    return;
-                };
-                $crate::conformance::$case(h.cache()).await;
-            }
+            $crate::__conformance_tests!(@case $attrs $factory; $case);
         )+
     };
 }
